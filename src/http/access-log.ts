@@ -1,0 +1,47 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import type { Instrumentation } from '../instrumentation.js';
+import type { RequestContext } from './request-context.js';
+
+/** Longest request target written to the log; longer ones are cut. */
+const MAX_LOGGED_TARGET = 2048;
+
+/**
+ * Writes the one log line of each request when its response is done, and
+ * reports it to the instrumentation. Server errors log at error, client
+ * errors and successes at info, client aborts at info with `aborted: true`.
+ */
+export function logRequest(
+  logger: Logger,
+  instrumentation: Instrumentation,
+  req: IncomingMessage,
+  res: ServerResponse,
+  context: RequestContext,
+  started: number,
+): void {
+  const seconds = (performance.now() - started) / 1000;
+  const aborted = !res.writableFinished;
+  const method = req.method ?? '';
+  instrumentation.requestFinished(method, context.route, res.statusCode, seconds);
+
+  const target = req.url ?? '';
+  const fields: Record<string, unknown> = {
+    method,
+    path: target.length > MAX_LOGGED_TARGET ? `${target.slice(0, MAX_LOGGED_TARGET)}…` : target,
+    status: res.statusCode,
+    duration_ms: Math.round(seconds * 1e6) / 1000,
+  };
+  if (context.cache !== undefined) fields.cache = context.cache;
+  if (context.ignored !== undefined) fields.ignored = context.ignored;
+  if (aborted) {
+    fields.aborted = true;
+    logger.info(fields, 'Request aborted by the client');
+    return;
+  }
+  if (res.statusCode >= 500) {
+    logger.error(fields, 'Request finished');
+  } else {
+    logger.info(fields, 'Request finished');
+  }
+}

@@ -1,0 +1,33 @@
+export interface RequestTarget {
+  /** The path exactly as sent, still percent-encoded. */
+  readonly pathname: string;
+  readonly query: URLSearchParams;
+}
+
+/**
+ * Splits a request target into path and query without resolving it against a
+ * base URL, which would read `//x/y` as a host and collapse `..` segments.
+ * Absolute-form targets (`http://host/path`) are reduced to their path.
+ */
+export function splitRequestTarget(url: string | undefined): RequestTarget | undefined {
+  if (url === undefined) {
+    return undefined;
+  }
+  let target = url;
+  const absolute = /^https?:\/\/[^/?#]*/i.exec(target);
+  if (absolute) {
+    target = target.slice(absolute[0].length) || '/';
+  }
+  if (!target.startsWith('/')) {
+    return undefined;
+  }
+  const hash = target.indexOf('#');
+  if (hash !== -1) {
+    target = target.slice(0, hash);
+  }
+  const mark = target.indexOf('?');
+  if (mark === -1) {
+    return { pathname: target, query: new URLSearchParams() };
+  }
+  return { pathname: target.slice(0, mark), query: new URLSearchParams(target.slice(mark + 1)) };
+}

@@ -1,0 +1,164 @@
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { Config } from '../config/index.js';
+import { InvalidSymbolError, StorageError } from '../errors.js';
+import type { Instrumentation } from '../instrumentation.js';
+import type { SymbolLookup } from '../lookup/index.js';
+import type { MissingSymbolRecorder } from '../missing/types.js';
+import { createIgnoreRules, parseSymbolPath, type SymbolRequest } from '../symbols/index.js';
+import type { RequestContext } from './request-context.js';
+import type { RequestTarget } from './request-target.js';
+import { sendText } from './respond.js';
+
+const CORS_HEADERS = {
+  'Access-Control-Allow-Origin': '*',
+  'Access-Control-Allow-Methods': 'GET',
+} as const;
+
+export const NOT_FOUND_BODY = 'Symbol Not Found';
+export const IGNORED_BODY = 'Symbol Not Found (and ignored)';
+
+// Characters that cannot appear in a recorded code_file or code_id.
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
+
+export interface SymbolRouteOptions {
+  config: Config;
+  lookup: SymbolLookup;
+  instrumentation: Instrumentation;
+  recorder?: MissingSymbolRecorder | undefined;
+}
+
+export type SymbolRoute = (
+  req: IncomingMessage,
+  res: ServerResponse,
+  target: RequestTarget,
+  context: RequestContext,
+) => Promise<boolean>;
+
+/**
+ * Creates the handler of `/{debug_file}/{debug_id}/{symbol_file}` and its
+ * `/try/` and legacy-product forms. It returns false, without answering, for a
+ * path that is not a symbol request.
+ */
+export function createSymbolRoute(options: SymbolRouteOptions): SymbolRoute {
+  const { config, lookup, instrumentation, recorder } = options;
+  const legacyProducts = new Set(config.download.legacy_product_prefixes);
+  const ignoreReason = createIgnoreRules(config.download);
+  const retryAfter = String(config.download.retry_after_seconds);
+
+  return async (req, res, target, context) => {
+    let symbol: SymbolRequest | undefined;
+    try {
+      symbol = parseSymbolPath(target.pathname, legacyProducts);
+    } catch (error) {
+      if (error instanceof InvalidSymbolError) {
+        context.route = 'symbol';
+        instrumentation.requestRejected();
+        sendText(res, 400, error.message, CORS_HEADERS);
+        return true;
+      }
+      throw error;
+    }
+    if (symbol === undefined) {
+      return false;
+    }
+    context.route = 'symbol';
+
+    const isGet = req.method === 'GET';
+    const codeFile = target.query.get('code_file') ?? '';
+    const codeId = target.query.get('code_id') ?? '';
+    if (isGet && (CONTROL_CHARACTER.test(codeFile) || CONTROL_CHARACTER.test(codeId))) {
+      instrumentation.requestRejected();
+      sendText(res, 400, 'Invalid code_file or code_id: control characters are not allowed', CORS_HEADERS);
+      return true;
+    }
+
+    const debug = wantsDebug(req.headers.debug);
+    const reason = ignoreReason(symbol);
+    if (reason !== undefined) {
+      context.ignored = reason;
+      instrumentation.requestIgnored(reason);
+      sendText(res, 404, IGNORED_BODY, debug ? { ...CORS_HEADERS, 'Debug-Time': '0' } : CORS_HEADERS);
+      return true;
+    }
+
+    const tryBuild = symbol.tryPrefix || target.query.has('try');
+    let result;
+    try {
+      result = await lookup.lookup(symbol, { tryBuild, refresh: target.query.has('_refresh') });
+    } catch (error) {
+      if (error instanceof StorageError) {
+        context.cache = 'miss';
+        sendText(res, 503, 'Storage Unavailable, retry later', {
+          ...CORS_HEADERS,
+          'Retry-After': retryAfter,
+          'Cache-Control': 'no-store',
+        });
+        return true;
+      }
+      throw error;
+    }
+    context.cache = result.cache;
+
+    const headers: OutgoingHttpHeaders = { ...CORS_HEADERS };
+    if (debug) {
+      headers['Debug-Time'] = result.seconds.toFixed(6);
+    }
+    const { outcome } = result;
+    if (!outcome.found) {
+      if (isGet && recorder !== undefined) {
+        recorder.record({
+          debugFile: symbol.debugFile,
+          debugId: symbol.debugId,
+          symbolFile: symbol.symbolFile,
+          codeFile,
+          codeId,
+        });
+      }
+      sendText(res, 404, NOT_FOUND_BODY, headers);
+      return true;
+    }
+    if (!isGet) {
+      res.writeHead(200, { ...headers, 'Content-Length': 0 });
+      res.end();
+      return true;
+    }
+
+    const bucket = outcome.location.bucket;
+    try {
+      headers.Location = await bucket.objectUrl(outcome.key);
+    } catch (error) {
+      if (error instanceof StorageError) {
+        sendText(res, 503, 'Storage Unavailable, retry later', {
+          ...CORS_HEADERS,
+          'Retry-After': retryAfter,
+          'Cache-Control': 'no-store',
+        });
+        return true;
+      }
+      throw error;
+    }
+    headers['Cache-Control'] = `public, max-age=${redirectMaxAge(bucket.config, config.cache.found_ttl_seconds)}`;
+    headers['Content-Length'] = 0;
+    res.writeHead(302, headers);
+    res.end();
+    return true;
+  };
+}
+
+/** Accepts `Debug: true`, `1` or `yes` in any case. */
+function wantsDebug(header: string | string[] | undefined): boolean {
+  const value = Array.isArray(header) ? header[0] : header;
+  return value !== undefined && /^(true|1|yes)$/i.test(value.trim());
+}
+
+/**
+ * How long a cache in front of symgate may keep a redirect. A presigned URL
+ * must outlive every cached copy of the redirect, so the limit is half its
+ * validity, which leaves the other half for the client to follow it.
+ */
+export function redirectMaxAge(bucket: Config['buckets'][number], foundTtlSeconds: number): number {
+  if (bucket.access === 'private') {
+    return Math.min(foundTtlSeconds, Math.floor(bucket.presign_expires_seconds / 2));
+  }
+  return foundTtlSeconds;
+}

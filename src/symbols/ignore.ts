@@ -1,0 +1,35 @@
+import type { Config } from '../config/index.js';
+import { symbolKey, type SymbolRequest } from './parse.js';
+
+export type IgnoreReason = 'extension' | 'file_ptr' | 'zero_debug_id' | 'block_pattern';
+
+/**
+ * Builds the ignore rules: requests that get `404 Symbol Not Found (and
+ * ignored)` without a storage call. Returns the reason, or undefined when the
+ * request is to be looked up.
+ */
+export function createIgnoreRules(download: Config['download']): (symbol: SymbolRequest) => IgnoreReason | undefined {
+  const extensions = download.allowed_extensions.map((extension) => extension.toLowerCase());
+  const patterns = download.block_patterns.map((pattern) => new RegExp(pattern));
+
+  return (symbol) => {
+    const symbolFile = symbol.symbolFile.toLowerCase();
+    // symsrv asks for file.ptr before the file itself; symbol stores have none.
+    if (symbolFile === 'file.ptr') {
+      return 'file_ptr';
+    }
+    if (!extensions.some((extension) => symbolFile.endsWith(extension))) {
+      return 'extension';
+    }
+    if (/^0+$/.test(symbol.debugId)) {
+      return 'zero_debug_id';
+    }
+    if (patterns.length > 0) {
+      const key = symbolKey(symbol);
+      if (patterns.some((pattern) => pattern.test(key))) {
+        return 'block_pattern';
+      }
+    }
+    return undefined;
+  };
+}

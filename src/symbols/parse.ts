@@ -1,0 +1,88 @@
+import { InvalidSymbolError } from '../errors.js';
+
+/** A validated symbol request: the three path segments decoded, the debug id upper-cased. */
+export interface SymbolRequest {
+  readonly debugFile: string;
+  readonly debugId: string;
+  readonly symbolFile: string;
+  /** The path started with `/try/`; the handler also sets try for `?try`. */
+  readonly tryPrefix: boolean;
+}
+
+// Characters that S3 documents as needing special handling or to avoid in
+// key names: controls, DEL, the 0x80-0xFF range, and these punctuation marks.
+// Other Unicode (汉, emoji) and spaces are valid.
+const UNSAFE_CHARACTER = /[\u0000-\u001f\u007f-\u00ff\\^`<>{}[\]#%"'~|]/u;
+const DEBUG_ID = /^[0-9A-Fa-f]+$/;
+/** Debug ids are 33 hex digits for PDBs and 41 for ELF build ids; this leaves room. */
+const MAX_DEBUG_ID_LENGTH = 100;
+/** The usual file-name limit; it also keeps keys under S3's 1024-byte maximum. */
+const MAX_NAME_BYTES = 255;
+
+/**
+ * Parses the path of a symbol request: `[/try][/{legacy_product}]/{debug_file}/{debug_id}/{symbol_file}`.
+ * Segments are percent-decoded once, after splitting on `/`, so `%2F` never
+ * adds a segment and `+` stays `+`.
+ *
+ * Returns undefined when the path does not have the shape of a symbol request
+ * (the caller answers 404) and throws {@link InvalidSymbolError} when it has
+ * the shape but a segment is invalid (the caller answers 400).
+ */
+export function parseSymbolPath(pathname: string, legacyProducts: ReadonlySet<string>): SymbolRequest | undefined {
+  if (!pathname.startsWith('/')) {
+    return undefined;
+  }
+  const rawSegments = pathname.slice(1).split('/');
+  let tryPrefix = false;
+  if (rawSegments.length >= 4 && rawSegments[0] === 'try') {
+    tryPrefix = true;
+    rawSegments.shift();
+  }
+  if (rawSegments.length === 4 && legacyProducts.has(rawSegments[0] ?? '')) {
+    rawSegments.shift();
+  }
+  if (rawSegments.length !== 3 || rawSegments.some((segment) => segment === '')) {
+    return undefined;
+  }
+
+  const [debugFile, debugId, symbolFile] = rawSegments.map(decodeSegment) as [string, string, string];
+  checkFileName('debug_file', debugFile);
+  checkFileName('symbol_file', symbolFile);
+  if (!DEBUG_ID.test(debugId) || debugId.length > MAX_DEBUG_ID_LENGTH) {
+    throw new InvalidSymbolError(
+      `Invalid debug_id ${JSON.stringify(debugId)}: expected up to ${MAX_DEBUG_ID_LENGTH} hexadecimal digits`,
+    );
+  }
+  return { debugFile, debugId: debugId.toUpperCase(), symbolFile, tryPrefix };
+}
+
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new InvalidSymbolError(`Invalid percent-encoding in path segment ${JSON.stringify(segment)}`);
+  }
+}
+
+function checkFileName(field: string, value: string): void {
+  if (value.includes('/') || value.includes('\\')) {
+    throw new InvalidSymbolError(`Invalid ${field} ${JSON.stringify(value)}: must not contain "/" or "\\"`);
+  }
+  if (value === '.' || value === '..') {
+    throw new InvalidSymbolError(`Invalid ${field} ${JSON.stringify(value)}: must not be "." or ".."`);
+  }
+  const unsafe = UNSAFE_CHARACTER.exec(value);
+  if (unsafe) {
+    throw new InvalidSymbolError(
+      `Invalid character ${JSON.stringify(unsafe[0])} in ${field} ${JSON.stringify(value)}`,
+    );
+  }
+  if (Buffer.byteLength(value) > MAX_NAME_BYTES) {
+    throw new InvalidSymbolError(`Invalid ${field}: longer than ${MAX_NAME_BYTES} bytes`);
+  }
+}
+
+/** The storage key of a symbol below a location's prefix: `debug_file/DEBUG_ID/symbol_file`. */
+export function symbolKey(symbol: SymbolRequest): string {
+  return `${symbol.debugFile}/${symbol.debugId}/${symbol.symbolFile}`;
+}
