@@ -77,3 +77,30 @@ export async function request(
   const response = await fetch(url, { redirect: 'manual', ...init });
   return { status: response.status, headers: response.headers, body: await response.text() };
 }
+
+/**
+ * Sends one request with the path exactly as given: fetch() would resolve
+ * `.` and `..` segments and re-encode characters, which these tests must not.
+ */
+export function rawRequest(
+  baseUrl: string,
+  path: string,
+  init: { method?: string; headers?: Record<string, string> } = {},
+): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+  const base = new URL(baseUrl);
+  return new Promise((resolve, reject) => {
+    const outgoing = http.request(
+      { host: base.hostname, port: base.port, path, method: init.method ?? 'GET', headers: init.headers ?? {}, agent: false },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () =>
+          resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks).toString('utf8') }),
+        );
+        response.on('error', reject);
+      },
+    );
+    outgoing.on('error', reject);
+    outgoing.end();
+  });
+}
