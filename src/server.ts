@@ -33,7 +33,13 @@ export async function startServer(config: Config, options: StartServerOptions): 
   }
 
   const symgate = createSymgate(config, options);
-  const server = http.createServer(symgate.handler);
+  let draining = false;
+  const server = http.createServer((req, res) => {
+    if (draining) {
+      res.setHeader('Connection', 'close');
+    }
+    symgate.handler(req, res);
+  });
   try {
     await listen(server, config.server.host, config.server.port);
   } catch (error) {
@@ -64,9 +70,13 @@ export async function startServer(config: Config, options: StartServerOptions): 
   async function shutdown(reason: string): Promise<void> {
     const deadlineMs = config.server.shutdown_timeout_seconds * 1000;
     logger.info({ reason, deadline_seconds: config.server.shutdown_timeout_seconds }, 'Shutting down: draining requests');
+    draining = true;
     symgate.startDraining();
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    // Keep-alive connections turn idle as their last response ends; close them
+    // then rather than after keepAliveTimeout.
     server.closeIdleConnections();
+    const idleSweep = setInterval(() => server.closeIdleConnections(), 100);
     let timer: NodeJS.Timeout | undefined;
     const timedOut = await Promise.race([
       closed.then(() => false),
@@ -75,6 +85,7 @@ export async function startServer(config: Config, options: StartServerOptions): 
       }),
     ]);
     clearTimeout(timer);
+    clearInterval(idleSweep);
     if (timedOut) {
       logger.warn({ deadline_seconds: config.server.shutdown_timeout_seconds }, 'Requests still open at the shutdown deadline; closing their connections');
       server.closeAllConnections();

@@ -53,9 +53,15 @@ export function validateConfig(
 ): Config {
   const problems: string[] = [];
   const interpolated = interpolateEnvironment(raw, options.env ?? process.env, problems);
-  const result = configSchema.safeParse(interpolated);
+  // An unset variable leaves an empty value behind; its own problem line says more than the schema's.
+  const reportedKeys = new Set(problems.map((problem) => problem.slice(0, problem.indexOf(': '))));
+  const result = configSchema.safeParse(interpolated, { reportInput: true });
   if (!result.success) {
-    problems.push(...result.error.issues.map(describeIssue));
+    for (const issue of result.error.issues) {
+      if (!reportedKeys.has(formatKeyPath(issue.path))) {
+        problems.push(describeIssue(issue));
+      }
+    }
   }
   if (problems.length > 0 || !result.success) {
     throw new ConfigError('ERR_CONFIG_INVALID', problems);
