@@ -64,7 +64,9 @@ export class SymbolLookup {
       max: options.cache.max_entries,
       // Entries are numbers, so every entry has the same small size; max bounds memory.
       ttlAutopurge: false,
-      ...(options.clock ? { perf: options.clock } : {}),
+      // lru-cache reuses one clock reading for ttlResolution ms of real time, so a jump of an
+      // injected clock would go unseen for that long. A resolution of 0 reads the clock on every check.
+      ...(options.clock ? { perf: options.clock, ttlResolution: 0 } : {}),
     });
   }
 

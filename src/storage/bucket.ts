@@ -111,6 +111,9 @@ function clientConfig(config: BucketConfig, storage: Config['storage']): S3Clien
     requestHandler: new NodeHttpHandler({
       connectionTimeout: storage.connect_timeout_seconds * 1000,
       requestTimeout: storage.request_timeout_seconds * 1000,
+      // Without this, @smithy/node-http-handler 4.x only logs a warning when requestTimeout
+      // passes, so a request that gets no response waits until the connection closes.
+      throwOnRequestTimeout: true,
       httpAgent: new http.Agent(agentOptions),
       httpsAgent: new https.Agent(agentOptions),
     }),

@@ -14,6 +14,13 @@ export interface ProxiedRequest {
   key: string;
   /** Raw query string without the leading '?'. */
   query: string;
+  /** Request headers as Node.js parsed them, set only when the proxy was started with `recordHeaders`. */
+  headers?: http.IncomingHttpHeaders;
+}
+
+export interface FaultProxyOptions {
+  /** Adds each request's headers to its ProxiedRequest, for checks such as request signing. */
+  recordHeaders?: boolean;
 }
 
 /** A fault to inject into the requests that `match` selects. */
@@ -85,8 +92,11 @@ const HOP_BY_HOP_HEADERS = new Set([
 ]);
 
 /** Starts a proxy on a free loopback port that forwards to `target`. */
-export async function startFaultProxy(target: { host: string; port: number }): Promise<FaultProxy> {
-  const proxy = new FaultProxyServer(target);
+export async function startFaultProxy(
+  target: { host: string; port: number },
+  options: FaultProxyOptions = {},
+): Promise<FaultProxy> {
+  const proxy = new FaultProxyServer(target, options.recordHeaders === true);
   await proxy.listen();
   return proxy;
 }
@@ -97,6 +107,7 @@ class FaultProxyServer implements FaultProxy {
   readonly requests: ProxiedRequest[] = [];
 
   private readonly target: { host: string; port: number };
+  private readonly recordHeaders: boolean;
   private readonly server: http.Server;
   private readonly agent = new http.Agent({ keepAlive: true });
   private readonly sockets = new Set<Socket>();
@@ -107,8 +118,9 @@ class FaultProxyServer implements FaultProxy {
   private closed = false;
   private closing: Promise<void> | undefined;
 
-  constructor(target: { host: string; port: number }) {
+  constructor(target: { host: string; port: number }, recordHeaders: boolean) {
     this.target = target;
+    this.recordHeaders = recordHeaders;
     this.server = http.createServer((request, response) => {
       // A throwing `match` function ends up here, so the client gets a 502 that names the error.
       this.handle(request, response).catch((error: unknown) => {
@@ -172,6 +184,9 @@ class FaultProxyServer implements FaultProxy {
 
   private async handle(request: http.IncomingMessage, response: http.ServerResponse): Promise<void> {
     const proxied = describeRequest(request);
+    if (this.recordHeaders) {
+      proxied.headers = { ...request.headers };
+    }
     this.requests.push(proxied);
 
     this.inFlight += 1;
