@@ -148,6 +148,23 @@ test('refresh starts its own lookup', async (t) => {
   t.is(stack.storageLookups('symbols', SYMBOL_KEY), 2);
 });
 
+test('overtaken lookup does not overwrite refresh', async (t) => {
+  const stack = await startStack(t, { buckets: [{ name: 'symbols', prefix: 'v1' }] });
+  // The first lookup is slow and sees no file; the refresh after the upload is fast and finds it.
+  stack.proxy.setRules([{ latencyMs: 400, status: 404, times: 1 }]);
+  const slow = request(stack.url(SYMBOL_PATH));
+  while (stack.proxy.count() === 0) {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  await stack.s3.put('symbols', SYMBOL_KEY, SYMBOL_TEXT);
+  const refreshed = await request(stack.url(`${SYMBOL_PATH}?_refresh`));
+  t.is(refreshed.status, 302);
+
+  t.is((await slow).status, 404, 'the slow lookup answers what it saw');
+  const after = await request(stack.url(SYMBOL_PATH));
+  t.is(after.status, 302, 'the refreshed entry is kept');
+});
+
 test('cache evicts beyond max entries', async (t) => {
   const stack = await startStack(t, {
     buckets: [{ name: 'symbols', prefix: 'v1' }],
@@ -407,8 +424,18 @@ test('list lookup needs exact key', async (t) => {
   t.is(stack.proxy.count((proxied) => proxied.method === 'HEAD'), 0);
 });
 
-// NOTE: the case where both the key and a longer key exist is not tested. s3rver 3.7.1 returns 500 for
-// every truncated ListObjectsV2 because its continuation token uses DES, which OpenSSL 3 does not load.
+test('list lookup finds key beside longer one', async (t) => {
+  const stack = await startStack(t, { buckets: [{ name: 'listed', prefix: 'v1', lookup: 'list' }] });
+  await stack.s3.put('listed', SYMBOL_KEY, SYMBOL_TEXT);
+  await stack.s3.put('listed', `${SYMBOL_KEY}.old`, SYMBOL_TEXT);
+  await stack.s3.put('listed', `${SYMBOL_KEY}.older`, SYMBOL_TEXT);
+
+  const response = await request(stack.url(SYMBOL_PATH));
+
+  t.is(response.status, 302);
+  t.is(response.headers.get('location'), `${stack.proxy.endpoint}/listed/${SYMBOL_KEY}`);
+});
+
 test('list lookup finds exact key', async (t) => {
   const stack = await startStack(t, { buckets: [{ name: 'listed', prefix: 'v1', lookup: 'list' }] });
   await stack.s3.put('listed', SYMBOL_KEY, SYMBOL_TEXT);

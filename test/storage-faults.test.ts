@@ -2,7 +2,8 @@ import test, { type ExecutionContext } from 'ava';
 
 import type { FaultRule } from './helpers/fault-proxy.js';
 import { DEBUG_ID, startStack, type Stack } from './helpers/lookup-stack.js';
-import { request } from './helpers/symgate.js';
+import { startS3 } from './helpers/s3.js';
+import { bucketConfig, request, startSymgate } from './helpers/symgate.js';
 
 const ID = DEBUG_ID.toUpperCase();
 const SYMBOL_PATH = `/xul.pdb/${DEBUG_ID}/xul.sym`;
@@ -234,6 +235,28 @@ test('403 warning is rate limited', async (t) => {
 
   t.is(stack.storageLookups('denied'), 3);
   t.is(stack.gate.logs.withMessage(STORAGE_FORBIDDEN).length, 1);
+});
+
+test('heartbeat fails for a missing bucket', async (t) => {
+  const s3 = await startS3({ buckets: ['present'] });
+  t.teardown(() => s3.close());
+  const gate = await startSymgate({
+    buckets: [bucketConfig('present', s3.endpoint), bucketConfig('absent-bucket', s3.endpoint)],
+  });
+  t.teardown(() => gate.close());
+
+  const response = await request(`${gate.url}/__heartbeat__`);
+  const body = JSON.parse(response.body) as { buckets: { name: string; status: string; message?: string }[] };
+
+  t.is(response.status, 500);
+  t.deepEqual(
+    body.buckets.map((bucket) => [bucket.name, bucket.status]),
+    [
+      ['present', 'ok'],
+      ['absent-bucket', 'error'],
+    ],
+  );
+  t.regex(body.buckets[1]?.message ?? '', /does not exist/);
 });
 
 test('heartbeat names the 403 bucket', async (t) => {

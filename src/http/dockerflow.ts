@@ -4,7 +4,7 @@ import type { VersionInfo } from '../version.js';
 import { StorageError } from '../errors.js';
 import { sendJson, sendText } from './respond.js';
 
-// Probed with the bucket's own lookup method; a missing object is a healthy answer.
+// A key that no bucket has; "not found" is the healthy answer.
 const PROBE_KEY = '__symgate_heartbeat__';
 
 interface BucketCheck {
@@ -56,7 +56,7 @@ export class Dockerflow {
         const prefix = bucket.config.prefix;
         const key = prefix === '' ? PROBE_KEY : `${prefix}/${PROBE_KEY}`;
         try {
-          const result = await bucket.exists(key);
+          const result = await bucket.probe(key);
           if (result === 'forbidden') {
             return { name: bucket.name, prefix, status: 'error', message: 'Access denied (HTTP 403)' };
           }

@@ -37,7 +37,9 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestHan
   fixedRoutes.set('/__heartbeat__', { path: '/__heartbeat__', route: 'heartbeat', handle: (_req, res) => dockerflow.heartbeat(res) });
   fixedRoutes.set('/__version__', { path: '/__version__', route: 'other', handle: (_req, res) => dockerflow.versionInfo(res) });
 
-  async function route(req: IncomingMessage, res: ServerResponse, context: RequestContext): Promise<void> {
+  // Returns a promise only when the answer has to wait, so that cache hits
+  // are answered within the request event.
+  function route(req: IncomingMessage, res: ServerResponse, context: RequestContext): void | Promise<void> {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       sendText(res, 405, 'Method Not Allowed', { Allow: 'GET, HEAD' });
       return;
@@ -50,11 +52,26 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestHan
     const fixed = fixedRoutes.get(target.pathname);
     if (fixed !== undefined) {
       context.route = fixed.route;
-      await fixed.handle(req, res, target);
-      return;
+      return fixed.handle(req, res, target);
     }
-    if (!(await symbolRoute(req, res, target, context))) {
+    const handled = symbolRoute(req, res, target, context);
+    if (handled === false) {
       sendText(res, 404, 'Not Found');
+    } else if (handled !== true) {
+      return handled.then((done) => {
+        if (!done) {
+          sendText(res, 404, 'Not Found');
+        }
+      });
+    }
+  }
+
+  function fail(req: IncomingMessage, res: ServerResponse, error: unknown): void {
+    logger.error({ err: error, method: req.method, path: req.url }, 'Request failed with an unexpected error');
+    if (!res.headersSent) {
+      sendText(res, 500, 'Internal Server Error');
+    } else {
+      res.destroy();
     }
   }
 
@@ -62,13 +79,13 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestHan
     const started = performance.now();
     const context: RequestContext = { route: 'other' };
     res.once('close', () => logRequest(logger, instrumentation, req, res, context, started));
-    route(req, res, context).catch((error: unknown) => {
-      logger.error({ err: error, method: req.method, path: req.url }, 'Request failed with an unexpected error');
-      if (!res.headersSent) {
-        sendText(res, 500, 'Internal Server Error');
-      } else {
-        res.destroy();
+    try {
+      const pending = route(req, res, context);
+      if (pending !== undefined) {
+        pending.catch((error: unknown) => fail(req, res, error));
       }
-    });
+    } catch (error) {
+      fail(req, res, error);
+    }
   };
 }

@@ -2,7 +2,7 @@ import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:
 import type { Config } from '../config/index.js';
 import { InvalidSymbolError, StorageError } from '../errors.js';
 import type { Instrumentation } from '../instrumentation.js';
-import type { SymbolLookup } from '../lookup/index.js';
+import type { LookupResult, SymbolLookup } from '../lookup/index.js';
 import type { MissingSymbolRecorder } from '../missing/types.js';
 import { createIgnoreRules, parseSymbolPath, type SymbolRequest } from '../symbols/index.js';
 import type { RequestContext } from './request-context.js';
@@ -17,8 +17,9 @@ const CORS_HEADERS = {
 export const NOT_FOUND_BODY = 'Symbol Not Found';
 export const IGNORED_BODY = 'Symbol Not Found (and ignored)';
 
-// Characters that cannot appear in a recorded code_file or code_id.
-const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
+// Characters that cannot appear in a recorded code_file or code_id: the C0
+// controls, DEL and the C1 controls (Unicode category Cc).
+const CONTROL_CHARACTER = /\p{Cc}/u;
 
 export interface SymbolRouteOptions {
   config: Config;
@@ -32,7 +33,7 @@ export type SymbolRoute = (
   res: ServerResponse,
   target: RequestTarget,
   context: RequestContext,
-) => Promise<boolean>;
+) => boolean | Promise<boolean>;
 
 /**
  * Creates the handler of `/{debug_file}/{debug_id}/{symbol_file}` and its
@@ -45,7 +46,7 @@ export function createSymbolRoute(options: SymbolRouteOptions): SymbolRoute {
   const ignoreReason = createIgnoreRules(config.download);
   const retryAfter = String(config.download.retry_after_seconds);
 
-  return async (req, res, target, context) => {
+  return (req, res, target, context) => {
     let symbol: SymbolRequest | undefined;
     try {
       symbol = parseSymbolPath(target.pathname, legacyProducts);
@@ -82,67 +83,102 @@ export function createSymbolRoute(options: SymbolRouteOptions): SymbolRoute {
     }
 
     const tryBuild = symbol.tryPrefix || target.query.has('try');
-    let result;
-    try {
-      result = await lookup.lookup(symbol, { tryBuild, refresh: target.query.has('_refresh') });
-    } catch (error) {
-      if (error instanceof StorageError) {
-        context.cache = 'miss';
-        sendText(res, 503, 'Storage Unavailable, retry later', {
-          ...CORS_HEADERS,
-          'Retry-After': retryAfter,
-          'Cache-Control': 'no-store',
-        });
-        return true;
-      }
-      throw error;
-    }
-    context.cache = result.cache;
+    const lookupOptions = { tryBuild, refresh: target.query.has('_refresh') };
+    const answer: Answer = { res, context, symbol, isGet, debug, codeFile, codeId };
 
+    // A cache hit for a public bucket is answered without leaving this call:
+    // no promise and no extra turn of the event loop.
+    const hit = lookup.cached(symbol, lookupOptions);
+    if (hit !== undefined) {
+      return respond(answer, hit);
+    }
+    return lookup.lookup(symbol, lookupOptions).then(
+      (result) => respond(answer, result),
+      (error: unknown) => {
+        if (error instanceof StorageError) {
+          context.cache = 'miss';
+          sendUnavailable(res);
+          return true;
+        }
+        throw error;
+      },
+    );
+  };
+
+  function respond(answer: Answer, result: LookupResult): boolean | Promise<boolean> {
+    const { res, symbol } = answer;
+    answer.context.cache = result.cache;
     const headers: OutgoingHttpHeaders = { ...CORS_HEADERS };
-    if (debug) {
+    if (answer.debug) {
       headers['Debug-Time'] = result.seconds.toFixed(6);
     }
+
     const { outcome } = result;
     if (!outcome.found) {
-      if (isGet && recorder !== undefined) {
+      if (answer.isGet && recorder !== undefined) {
         recorder.record({
           debugFile: symbol.debugFile,
           debugId: symbol.debugId,
           symbolFile: symbol.symbolFile,
-          codeFile,
-          codeId,
+          codeFile: answer.codeFile,
+          codeId: answer.codeId,
         });
       }
       sendText(res, 404, NOT_FOUND_BODY, headers);
       return true;
     }
-    if (!isGet) {
-      res.writeHead(200, { ...headers, 'Content-Length': 0 });
+    if (!answer.isGet) {
+      headers['Content-Length'] = 0;
+      res.writeHead(200, headers);
       res.end();
       return true;
     }
 
     const bucket = outcome.location.bucket;
-    try {
-      headers.Location = await bucket.objectUrl(outcome.key);
-    } catch (error) {
-      if (error instanceof StorageError) {
-        sendText(res, 503, 'Storage Unavailable, retry later', {
-          ...CORS_HEADERS,
-          'Retry-After': retryAfter,
-          'Cache-Control': 'no-store',
-        });
-        return true;
-      }
-      throw error;
-    }
     headers['Cache-Control'] = `public, max-age=${redirectMaxAge(bucket.config, config.cache.found_ttl_seconds)}`;
     headers['Content-Length'] = 0;
-    res.writeHead(302, headers);
-    res.end();
-    return true;
-  };
+    const plainUrl = bucket.publicUrl(outcome.key);
+    if (plainUrl !== undefined) {
+      headers.Location = plainUrl;
+      res.writeHead(302, headers);
+      res.end();
+      return true;
+    }
+    return bucket.objectUrl(outcome.key).then(
+      (presignedUrl) => {
+        headers.Location = presignedUrl;
+        res.writeHead(302, headers);
+        res.end();
+        return true;
+      },
+      (error: unknown) => {
+        if (error instanceof StorageError) {
+          sendUnavailable(res);
+          return true;
+        }
+        throw error;
+      },
+    );
+  }
+
+  function sendUnavailable(res: ServerResponse): void {
+    sendText(res, 503, 'Storage Unavailable, retry later', {
+      ...CORS_HEADERS,
+      'Retry-After': retryAfter,
+      'Cache-Control': 'no-store',
+    });
+  }
+}
+
+/** What {@link createSymbolRoute} carries from parsing a request to its answer. */
+interface Answer {
+  res: ServerResponse;
+  context: RequestContext;
+  symbol: SymbolRequest;
+  isGet: boolean;
+  debug: boolean;
+  codeFile: string;
+  codeId: string;
 }
 
 /** Accepts `Debug: true`, `1` or `yes` in any case. */

@@ -9,5 +9,7 @@ export function createLogger(level: Config['logging']['level'], destination?: De
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label: string) => ({ level: label }) },
   };
-  return destination === undefined ? pino(options) : pino(options, destination);
+  // Asynchronous writes let lines written under load share one write call;
+  // pino flushes what is left when the process exits.
+  return pino(options, destination ?? pino.destination({ dest: 1, sync: false }));
 }

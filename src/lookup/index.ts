@@ -1,1 +1,1 @@
-export { SymbolLookup, type LookupOutcome, type LookupResult, type SymbolLookupOptions } from './symbol-lookup.js';
+export { SymbolLookup, type LookupOptions, type LookupOutcome, type LookupResult, type SymbolLookupOptions } from './symbol-lookup.js';

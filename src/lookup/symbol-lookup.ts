@@ -31,6 +31,13 @@ interface SearchResult {
 
 type Probe = { result: 'found' | 'missing' | 'forbidden' } | { error: StorageError };
 
+export interface LookupOptions {
+  /** Search the try locations too, after the regular ones. */
+  tryBuild: boolean;
+  /** Skip the cache and store the fresh result. */
+  refresh: boolean;
+}
+
 export interface SymbolLookupOptions {
   locations: Locations;
   cache: Config['cache'];
@@ -76,25 +83,41 @@ export class SymbolLookup {
   }
 
   /**
-   * Looks up a symbol. Throws {@link StorageError} when no location has the
-   * file and at least one could not answer; such results are not cached.
+   * Returns the cached outcome of a lookup without waiting, or undefined on a
+   * cache miss or a refresh. Callers answer a hit at once and call
+   * {@link lookup} for the rest.
    */
-  async lookup(symbol: SymbolRequest, options: { tryBuild: boolean; refresh: boolean }): Promise<LookupResult> {
+  cached(symbol: SymbolRequest, options: LookupOptions): LookupResult | undefined {
+    if (options.refresh) {
+      return undefined;
+    }
+    const started = performance.now();
+    const key = symbolKey(symbol);
+    const cached = this.cache.get(options.tryBuild ? `try:${key}` : key);
+    if (cached === undefined) {
+      return undefined;
+    }
+    this.instrumentation.cacheLookup('hit');
+    const outcome = this.fromCache(cached, options.tryBuild ? this.locations.withTry : this.locations.regular, key);
+    const seconds = elapsedSeconds(started);
+    this.instrumentation.lookupFinished(outcome.found ? 'found' : 'missing', 'hit', seconds);
+    return { outcome, cache: 'hit', seconds };
+  }
+
+  /**
+   * Looks up a symbol: the cache first, then storage. Throws
+   * {@link StorageError} when no location has the file and at least one
+   * could not answer; such results are not cached.
+   */
+  async lookup(symbol: SymbolRequest, options: LookupOptions): Promise<LookupResult> {
+    const hit = this.cached(symbol, options);
+    if (hit !== undefined) {
+      return hit;
+    }
     const started = performance.now();
     const key = symbolKey(symbol);
     const locations = options.tryBuild ? this.locations.withTry : this.locations.regular;
     const cacheKey = options.tryBuild ? `try:${key}` : key;
-
-    if (!options.refresh) {
-      const cached = this.cache.get(cacheKey);
-      if (cached !== undefined) {
-        this.instrumentation.cacheLookup('hit');
-        const outcome = this.fromCache(cached, locations, key);
-        const seconds = elapsedSeconds(started);
-        this.instrumentation.lookupFinished(outcome.found ? 'found' : 'missing', 'hit', seconds);
-        return { outcome, cache: 'hit', seconds };
-      }
-    }
 
     let cache: CacheResult;
     let search = options.refresh ? undefined : this.inFlight.get(cacheKey);
@@ -125,20 +148,30 @@ export class SymbolLookup {
     return { found: true, location, key: joinKey(location.prefix, key) };
   }
 
+  /**
+   * Starts a search and registers it for coalescing. Only the search still
+   * registered when it ends stores its result, so a lookup that a `?_refresh`
+   * overtook cannot overwrite the fresher entry.
+   */
   private search(locations: readonly Location[], key: string, cacheKey: string): Promise<SearchResult> {
-    const search = this.searchLocations(locations, key).then((result) => {
-      if (result.cacheable) {
-        this.store(cacheKey, result.outcome);
-      }
-      return result;
-    });
+    const search: Promise<SearchResult> = this.searchLocations(locations, key).then(
+      (result) => {
+        if (this.inFlight.get(cacheKey) === search) {
+          this.inFlight.delete(cacheKey);
+          if (result.cacheable) {
+            this.store(cacheKey, result.outcome);
+          }
+        }
+        return result;
+      },
+      (error: unknown) => {
+        if (this.inFlight.get(cacheKey) === search) {
+          this.inFlight.delete(cacheKey);
+        }
+        throw error;
+      },
+    );
     this.inFlight.set(cacheKey, search);
-    const forget = () => {
-      if (this.inFlight.get(cacheKey) === search) {
-        this.inFlight.delete(cacheKey);
-      }
-    };
-    search.then(forget, forget);
     return search;
   }
 

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { performance } from 'node:perf_hooks';
+import type { Readable } from 'node:stream';
 import {
   GetObjectCommand,
   HeadObjectCommand,
@@ -13,7 +14,7 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import type { BucketConfig, Config } from '../config/index.js';
 import { StorageError } from '../errors.js';
 import type { Instrumentation } from '../instrumentation.js';
-import { publicObjectUrl } from './object-url.js';
+import { encodeKey, publicUrlBase } from './object-url.js';
 import { translateS3Error } from './translate-error.js';
 
 export type ExistsResult = 'found' | 'missing' | 'forbidden';
@@ -27,12 +28,15 @@ export class Bucket {
   readonly config: BucketConfig;
   private readonly client: S3Client;
   private readonly instrumentation: Instrumentation;
+  /** Start of every public object URL, computed once because redirects are the hot path. */
+  private readonly urlBase: string | undefined;
 
   constructor(config: BucketConfig, storage: Config['storage'], instrumentation: Instrumentation) {
     this.name = config.name;
     this.config = config;
     this.instrumentation = instrumentation;
     this.client = new S3Client(clientConfig(config, storage));
+    this.urlBase = config.access === 'public' ? publicUrlBase(config) : undefined;
   }
 
   /**
@@ -64,11 +68,36 @@ export class Bucket {
   }
 
   private async existsByList(key: string): Promise<ExistsResult> {
-    // Keys sort lexicographically, so the key itself comes before any longer key it prefixes.
-    const listing = await this.client.send(
-      new ListObjectsV2Command({ Bucket: this.name, Prefix: key, MaxKeys: 1 }),
-    );
-    return listing.Contents?.[0]?.Key === key ? 'found' : 'missing';
+    // No MaxKeys: a listing cut short carries a continuation token, which some
+    // S3-compatible stores (s3rver 3.7 on OpenSSL 3) fail to build. Few keys
+    // start with a whole `debug_file/debug_id/symbol_file` key.
+    const listing = await this.client.send(new ListObjectsV2Command({ Bucket: this.name, Prefix: key }));
+    return listing.Contents?.some((object) => object.Key === key) === true ? 'found' : 'missing';
+  }
+
+  /**
+   * Checks that the bucket exists and can be read, for `/__heartbeat__`.
+   * GetObject of a key that is not there answers NoSuchKey, NoSuchBucket or
+   * AccessDenied in its body, where HeadObject would answer a bare 404 for
+   * both a missing key and a missing bucket.
+   */
+  async probe(key: string): Promise<'ok' | 'forbidden'> {
+    try {
+      const response = await this.client.send(new GetObjectCommand({ Bucket: this.name, Key: key, Range: 'bytes=0-0' }));
+      (response.Body as Readable | undefined)?.destroy();
+      return 'ok';
+    } catch (error) {
+      const meaning = translateS3Error(error, this.name, key);
+      if (meaning instanceof StorageError) {
+        throw meaning;
+      }
+      return meaning === 'forbidden' ? 'forbidden' : 'ok';
+    }
+  }
+
+  /** Returns the plain URL of an object in a public bucket; undefined for a private bucket. */
+  publicUrl(key: string): string | undefined {
+    return this.urlBase === undefined ? undefined : `${this.urlBase}/${encodeKey(key)}`;
   }
 
   /**
@@ -77,8 +106,9 @@ export class Bucket {
    * credentials can be found to sign with.
    */
   async objectUrl(key: string): Promise<string> {
-    if (this.config.access === 'public') {
-      return publicObjectUrl(this.config, key);
+    const plain = this.publicUrl(key);
+    if (plain !== undefined) {
+      return plain;
     }
     try {
       return await getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.name, Key: key }), {

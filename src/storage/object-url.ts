@@ -19,22 +19,26 @@ export function encodeKey(key: string): string {
  * host), else at AWS's regional endpoint.
  */
 export function publicObjectUrl(bucket: BucketConfig, key: string): string {
-  const path = encodeKey(key);
+  return `${publicUrlBase(bucket)}/${encodeKey(key)}`;
+}
+
+/** Returns the URL that every object URL of a public bucket starts with, without a trailing slash. */
+export function publicUrlBase(bucket: BucketConfig): string {
   if (bucket.public_url !== undefined) {
-    return `${bucket.public_url}/${path}`;
+    return bucket.public_url;
   }
   if (bucket.endpoint !== undefined) {
     const endpoint = new URL(bucket.endpoint);
     const base = endpoint.pathname.replace(/\/+$/, '');
     if (bucket.force_path_style) {
-      return `${endpoint.origin}${base}/${encodeKeySegment(bucket.name)}/${path}`;
+      return `${endpoint.origin}${base}/${encodeKeySegment(bucket.name)}`;
     }
-    return `${endpoint.protocol}//${bucket.name}.${endpoint.host}${base}/${path}`;
+    return `${endpoint.protocol}//${bucket.name}.${endpoint.host}${base}`;
   }
   if (bucket.force_path_style) {
-    return `https://s3.${bucket.region}.amazonaws.com/${encodeKeySegment(bucket.name)}/${path}`;
+    return `https://s3.${bucket.region}.amazonaws.com/${encodeKeySegment(bucket.name)}`;
   }
-  return `https://${bucket.name}.s3.${bucket.region}.amazonaws.com/${path}`;
+  return `https://${bucket.name}.s3.${bucket.region}.amazonaws.com`;
 }
 
 /** Joins a location prefix and a symbol key; an empty prefix adds nothing. */

@@ -39,6 +39,10 @@ export function translateS3Error(error: unknown, bucket: string, key: string): F
 }
 
 function describeFailure(shape: SdkErrorShape, status: number | undefined): string {
+  // The SDK names some network failures TimeoutError; a system error code such as ECONNRESET says more.
+  if (shape.code !== undefined && /^E[A-Z]+$/.test(shape.code)) {
+    return `network error ${shape.code}`;
+  }
   const name = shape.name ?? 'Error';
   const code = shape.code !== undefined && shape.code !== name ? ` (${shape.code})` : '';
   return status === undefined ? `${name}${code}` : `${name}${code}, HTTP ${status}`;
