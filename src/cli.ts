@@ -3,12 +3,15 @@ import { parseArgs } from 'node:util';
 import { DEFAULT_CONFIG_PATH, formatEffectiveConfig, loadConfigFile, type Config } from './config/index.js';
 import { ConfigError } from './errors.js';
 import { createLogger } from './log/logger.js';
+import { runMissingSymbolsCommand } from './missing/command.js';
 import { startServer } from './server.js';
 import { readVersionInfo } from './version.js';
 
 const USAGE = `Usage: symgate [--config FILE] [--port N] [--check]
+       symgate missing-symbols export|prune [OPTIONS]
 
-Serves debug symbol files from S3 buckets.
+Serves debug symbol files from S3 buckets. \`symgate missing-symbols --help\`
+describes the commands that export and prune the missing-symbol records.
 
 Options:
   -c, --config FILE   config file to read (default: ${DEFAULT_CONFIG_PATH})
@@ -24,6 +27,9 @@ Exit status: 0 on success and after a clean shutdown, 1 when the server fails,
 const EXIT_USAGE = 2;
 
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'missing-symbols') {
+    return runMissingSymbolsCommand(argv.slice(1));
+  }
   let parsed;
   try {
     parsed = parseArgs({

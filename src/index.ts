@@ -5,3 +5,11 @@ export type { FixedRoute, RequestHandler } from './http/handler.js';
 export { NOOP_INSTRUMENTATION, type Instrumentation } from './instrumentation.js';
 export { createLogger } from './log/logger.js';
 export { startServer, type RunningServer, type StartServerOptions } from './server.js';
+export {
+  createMetrics,
+  createMetricsRequestHandler,
+  METRIC_NAMES,
+  SymgateMetrics,
+  type MetricName,
+} from './metrics/index.js';
+export { openMissingSymbols, type MissingSymbols } from './missing/index.js';

@@ -46,7 +46,9 @@ export const DEFAULTS = {
     flush_interval_seconds: 1,
     /** Distinct records held in memory between flushes; reaching it flushes early. */
     max_pending_records: 10_000,
+    /** Records not requested for this many days are deleted, daily and by `symgate missing-symbols prune`. */
     retention_days: 30,
+    /** `/missingsymbols.csv` lists only records whose files end in one of these, ignoring ASCII case. An empty list matches every file. */
     csv_debug_file_suffixes: ['.pdb'],
     csv_symbol_file_suffixes: ['.sym'],
   },
