@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import test from 'ava';
@@ -8,8 +8,17 @@ import { startS3 } from './helpers/s3.js';
 
 const ID = '44E4EC8C2F41492B9369D6B9A059577C2';
 
+const folders: string[] = [];
+
+test.after.always(() => {
+  for (const folder of folders) {
+    rmSync(folder, { recursive: true, force: true });
+  }
+});
+
 function writeConfig(text: string): string {
   const folder = mkdtempSync(path.join(tmpdir(), 'symgate-cli-'));
+  folders.push(folder);
   const file = path.join(folder, 'config.yaml');
   writeFileSync(file, text);
   return file;

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -21,7 +21,7 @@ function freePort(): Promise<number> {
 
 // The repository's config.yaml with its fixed ports replaced, so the test
 // runs beside a symgate started by hand.
-async function repositoryConfigOnFreePorts(): Promise<string> {
+async function repositoryConfigOnFreePorts(): Promise<{ file: string; folder: string }> {
   const storePort = await freePort();
   const folder = mkdtempSync(path.join(tmpdir(), 'symgate-embedded-'));
   const text = readFileSync(path.join(REPOSITORY, 'config.yaml'), 'utf8')
@@ -32,12 +32,16 @@ async function repositoryConfigOnFreePorts(): Promise<string> {
     .replace('./samples/store', path.join(REPOSITORY, 'samples', 'store'));
   const file = path.join(folder, 'config.yaml');
   writeFileSync(file, text);
-  return file;
+  return { file, folder };
 }
 
 test('default config serves the samples', async (t) => {
-  const cli = startCli(['--config', await repositoryConfigOnFreePorts()]);
-  t.teardown(() => cli.child.kill('SIGKILL'));
+  const { file, folder } = await repositoryConfigOnFreePorts();
+  const cli = startCli(['--config', file]);
+  t.teardown(() => {
+    cli.child.kill('SIGKILL');
+    rmSync(folder, { recursive: true, force: true });
+  });
   const seeded = await cli.waitForMessage('Embedded store started');
   t.is(seeded.seeded_objects, 6);
   const listening = await cli.waitForMessage('symgate listening');

@@ -4,6 +4,8 @@ import type { Logger } from 'pino';
 import type { Instrumentation } from '../instrumentation.js';
 import type { RequestContext } from './request-context.js';
 
+const CLIENT_CLOSED_REQUEST = 499;
+
 /** Longest request target written to the log; longer ones are cut. */
 const MAX_LOGGED_TARGET = 2048;
 
@@ -23,7 +25,8 @@ export function logRequest(
   const seconds = (performance.now() - started) / 1000;
   const aborted = !res.writableFinished;
   const method = req.method ?? '';
-  instrumentation.requestFinished(method, context.route, res.statusCode, seconds);
+  // 499, as nginx counts it: the client closed the connection before the answer was sent.
+  instrumentation.requestFinished(method, context.route, aborted ? CLIENT_CLOSED_REQUEST : res.statusCode, seconds);
 
   const target = req.url ?? '';
   const fields: Record<string, unknown> = {
