@@ -1,3 +1,6 @@
+// Shared by every request without a query string; nothing writes to it.
+const EMPTY_QUERY = new URLSearchParams();
+
 export interface RequestTarget {
   /** The path exactly as sent, still percent-encoded. */
   readonly pathname: string;
@@ -27,7 +30,7 @@ export function splitRequestTarget(url: string | undefined): RequestTarget | und
   }
   const mark = target.indexOf('?');
   if (mark === -1) {
-    return { pathname: target, query: new URLSearchParams() };
+    return { pathname: target, query: EMPTY_QUERY };
   }
   return { pathname: target.slice(0, mark), query: new URLSearchParams(target.slice(mark + 1)) };
 }

@@ -1,9 +1,10 @@
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeader, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Config } from '../config/index.js';
 import { InvalidSymbolError, StorageError } from '../errors.js';
 import type { Instrumentation } from '../instrumentation.js';
 import type { LookupResult, SymbolLookup } from '../lookup/index.js';
 import type { MissingSymbolRecorder } from '../missing/types.js';
+import type { Bucket } from '../storage/index.js';
 import { createIgnoreRules, parseSymbolPath, type SymbolRequest } from '../symbols/index.js';
 import type { RequestContext } from './request-context.js';
 import type { RequestTarget } from './request-target.js';
@@ -45,6 +46,7 @@ export function createSymbolRoute(options: SymbolRouteOptions): SymbolRoute {
   const legacyProducts = new Set(config.download.legacy_product_prefixes);
   const ignoreReason = createIgnoreRules(config.download);
   const retryAfter = String(config.download.retry_after_seconds);
+  const cacheControl = new Map<Bucket, string>();
 
   return (req, res, target, context) => {
     let symbol: SymbolRequest | undefined;
@@ -73,7 +75,7 @@ export function createSymbolRoute(options: SymbolRouteOptions): SymbolRoute {
       return true;
     }
 
-    const debug = wantsDebug(req.headers.debug);
+    const debug = wantsDebug(req.rawHeaders);
     const reason = ignoreReason(symbol);
     if (reason !== undefined) {
       context.ignored = reason;
@@ -135,20 +137,14 @@ export function createSymbolRoute(options: SymbolRouteOptions): SymbolRoute {
     }
 
     const bucket = outcome.location.bucket;
-    headers['Cache-Control'] = `public, max-age=${redirectMaxAge(bucket.config, config.cache.found_ttl_seconds)}`;
-    headers['Content-Length'] = 0;
     const plainUrl = bucket.publicUrl(outcome.key);
     if (plainUrl !== undefined) {
-      headers.Location = plainUrl;
-      res.writeHead(302, headers);
-      res.end();
+      sendRedirect(res, plainUrl, cacheControlFor(bucket), headers['Debug-Time']);
       return true;
     }
     return bucket.objectUrl(outcome.key).then(
       (presignedUrl) => {
-        headers.Location = presignedUrl;
-        res.writeHead(302, headers);
-        res.end();
+        sendRedirect(res, presignedUrl, cacheControlFor(bucket), headers['Debug-Time']);
         return true;
       },
       (error: unknown) => {
@@ -161,6 +157,15 @@ export function createSymbolRoute(options: SymbolRouteOptions): SymbolRoute {
     );
   }
 
+  function cacheControlFor(bucket: Bucket): string {
+    let value = cacheControl.get(bucket);
+    if (value === undefined) {
+      value = `public, max-age=${redirectMaxAge(bucket.config, config.cache.found_ttl_seconds)}`;
+      cacheControl.set(bucket, value);
+    }
+    return value;
+  }
+
   function sendUnavailable(res: ServerResponse): void {
     sendText(res, 503, 'Storage Unavailable, retry later', {
       ...CORS_HEADERS,
@@ -168,6 +173,26 @@ export function createSymbolRoute(options: SymbolRouteOptions): SymbolRoute {
       'Cache-Control': 'no-store',
     });
   }
+}
+
+/**
+ * Sends a redirect. The headers are one object literal, so every redirect
+ * has the same object shape: adding them one by one cost a cache hit a
+ * measurable share of its throughput.
+ */
+function sendRedirect(res: ServerResponse, location: string, cacheControl: string, debugTime: OutgoingHttpHeader | undefined): void {
+  const headers: OutgoingHttpHeaders = {
+    'Access-Control-Allow-Origin': '*',
+    'Access-Control-Allow-Methods': 'GET',
+    'Cache-Control': cacheControl,
+    'Content-Length': 0,
+    Location: location,
+  };
+  if (debugTime !== undefined) {
+    headers['Debug-Time'] = debugTime;
+  }
+  res.writeHead(302, headers);
+  res.end();
 }
 
 /** What {@link createSymbolRoute} carries from parsing a request to its answer. */
@@ -181,10 +206,19 @@ interface Answer {
   codeId: string;
 }
 
-/** Accepts `Debug: true`, `1` or `yes` in any case. */
-function wantsDebug(header: string | string[] | undefined): boolean {
-  const value = Array.isArray(header) ? header[0] : header;
-  return value !== undefined && /^(true|1|yes)$/i.test(value.trim());
+/**
+ * Accepts `Debug: true`, `1` or `yes` in any case. Reads rawHeaders because
+ * the first read of `req.headers` builds an object of every header, which
+ * costs a cache hit about a fifth of its throughput.
+ */
+function wantsDebug(rawHeaders: readonly string[]): boolean {
+  for (let index = 0; index < rawHeaders.length; index += 2) {
+    const name = rawHeaders[index]!;
+    if (name.length === 5 && name.toLowerCase() === 'debug') {
+      return /^(true|1|yes)$/i.test(rawHeaders[index + 1]!.trim());
+    }
+  }
+  return false;
 }
 
 /**

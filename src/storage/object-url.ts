@@ -8,8 +8,14 @@ function encodeKeySegment(segment: string): string {
   );
 }
 
+// Keys made only of these characters need no encoding, which is true of most symbol keys.
+const URL_SAFE_KEY = /^[A-Za-z0-9._~/-]*$/;
+
 /** Percent-encodes an object key for a URL path, keeping `/` between segments. */
 export function encodeKey(key: string): string {
+  if (URL_SAFE_KEY.test(key)) {
+    return key;
+  }
   return key.split('/').map(encodeKeySegment).join('/');
 }
 

@@ -57,6 +57,9 @@ export function parseSymbolPath(pathname: string, legacyProducts: ReadonlySet<st
 }
 
 function decodeSegment(segment: string): string {
+  if (!segment.includes('%')) {
+    return segment;
+  }
   try {
     return decodeURIComponent(segment);
   } catch {
@@ -77,12 +80,13 @@ function checkFileName(field: string, value: string): void {
       `Invalid character ${JSON.stringify(unsafe[0])} in ${field} ${JSON.stringify(value)}`,
     );
   }
-  if (Buffer.byteLength(value) > MAX_NAME_BYTES) {
+  // UTF-8 takes at most 3 bytes per UTF-16 code unit, so short names need no count.
+  if (value.length * 3 > MAX_NAME_BYTES && Buffer.byteLength(value) > MAX_NAME_BYTES) {
     throw new InvalidSymbolError(`Invalid ${field}: longer than ${MAX_NAME_BYTES} bytes`);
   }
 }
 
-/** The storage key of a symbol below a location's prefix: `debug_file/DEBUG_ID/symbol_file`. */
+/** Builds the storage key of a symbol below a location's prefix: `debug_file/DEBUG_ID/symbol_file`. */
 export function symbolKey(symbol: SymbolRequest): string {
   return `${symbol.debugFile}/${symbol.debugId}/${symbol.symbolFile}`;
 }
