@@ -1,0 +1,105 @@
+// Compares a cached symgate redirect with a bare node:http server that
+// answers a fixed 302, in one run on one machine. Each server runs in its own
+// child process and autocannon runs here, so load generation does not share
+// the servers' event loop.
+//
+//   npm run build && node --import tsx bench/redirect.ts [--seconds 10] [--connections 50] [--rounds 2]
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import S3rver from 's3rver';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { describeMachine, freePort, runLoad, spawnNode, stopChild, waitUntilServing, type LoadResult } from './common.js';
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: 'string', default: '10' },
+    connections: { type: 'string', default: '50' },
+    rounds: { type: 'string', default: '2' },
+  },
+});
+const seconds = Number(values.seconds);
+const connections = Number(values.connections);
+const rounds = Number(values.rounds);
+
+const CLI = path.join(import.meta.dirname, '..', 'dist', 'src', 'cli.js');
+const KEY = 'v1/xul.pdb/44E4EC8C2F41492B9369D6B9A059577C2/xul.sym';
+const SYMBOL_PATH = '/xul.pdb/44E4EC8C2F41492B9369D6B9A059577C2/xul.sym';
+
+const folder = mkdtempSync(path.join(tmpdir(), 'symgate-bench-'));
+const s3rver = new S3rver({ port: 0, address: '127.0.0.1', directory: folder, silent: true, configureBuckets: [{ name: 'bench' }] });
+const { port: s3Port } = await s3rver.run();
+const client = new S3Client({
+  region: 'us-east-1',
+  endpoint: `http://127.0.0.1:${s3Port}`,
+  forcePathStyle: true,
+  credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+  requestChecksumCalculation: 'WHEN_REQUIRED',
+});
+await client.send(new PutObjectCommand({ Bucket: 'bench', Key: KEY, Body: Buffer.from('MODULE windows x86_64 bench') }));
+client.destroy();
+
+async function startBare(): Promise<{ url: string; stop: () => Promise<void> }> {
+  const port = await freePort();
+  const source = `require('node:http').createServer((req, res) => {
+    res.writeHead(302, { Location: 'http://127.0.0.1:${s3Port}/bench/${KEY}', 'Content-Length': 0 });
+    res.end();
+  }).listen(${port}, '127.0.0.1');`;
+  const child = spawnNode(['-e', source]);
+  const url = `http://127.0.0.1:${port}${SYMBOL_PATH}`;
+  await waitUntilServing(url, child);
+  return { url, stop: () => stopChild(child) };
+}
+
+async function startSymgate(logLevel: string): Promise<{ url: string; stop: () => Promise<void> }> {
+  const port = await freePort();
+  const config = path.join(folder, `config-${logLevel}.yaml`);
+  writeFileSync(
+    config,
+    `server:\n  port: ${port}\nbuckets:\n  - name: bench\n    prefix: v1\n    endpoint: http://127.0.0.1:${s3Port}\n    force_path_style: true\nmissing_symbols:\n  enabled: false\nlogging:\n  level: ${logLevel}\n`,
+  );
+  const child = spawnNode([CLI, '--config', config]);
+  const url = `http://127.0.0.1:${port}${SYMBOL_PATH}`;
+  await waitUntilServing(url, child);
+  // Warm the cache and the JIT before measuring.
+  await runLoad(url, 2, connections);
+  return { url, stop: () => stopChild(child) };
+}
+
+async function measure(name: string, start: () => Promise<{ url: string; stop: () => Promise<void> }>): Promise<LoadResult> {
+  const server = await start();
+  try {
+    const result = await runLoad(server.url, seconds, connections);
+    const statuses = Object.entries(result.statusCounts)
+      .filter(([, count]) => count > 0)
+      .map(([status, count]) => `${status}=${count}`)
+      .join(' ');
+    console.log(
+      `${name.padEnd(28)} ${result.requestsPerSecond.toFixed(0).padStart(8)} req/s  p50 ${result.latencyP50Ms} ms  p99 ${result.latencyP99Ms} ms  ${statuses}  errors=${result.errors}`,
+    );
+    if (result.statusCounts['3xx'] === 0 || result.errors > 0) {
+      throw new Error(`${name}: expected only redirects, got ${statuses} and ${result.errors} errors`);
+    }
+    return result;
+  } finally {
+    await server.stop();
+  }
+}
+
+console.log(`machine: ${describeMachine()}`);
+console.log(`load: autocannon, ${connections} connections, ${seconds} s per run, ${rounds} rounds\n`);
+const totals = { bare: 0, info: 0, warn: 0 };
+for (let round = 1; round <= rounds; round += 1) {
+  console.log(`round ${round}`);
+  totals.bare += (await measure('bare node:http 302', startBare)).requestsPerSecond;
+  totals.info += (await measure('symgate, access log on', () => startSymgate('info'))).requestsPerSecond;
+  totals.warn += (await measure('symgate, access log off', () => startSymgate('warn'))).requestsPerSecond;
+}
+await s3rver.close();
+
+console.log('\nmean requests/s over all rounds, and the ratio to the bare server (goal: at least 0.8):');
+for (const [name, total] of Object.entries(totals)) {
+  const mean = total / rounds;
+  console.log(`  ${name.padEnd(5)} ${mean.toFixed(0).padStart(8)} req/s  ratio ${(total / totals.bare).toFixed(2)}`);
+}
