@@ -8,17 +8,11 @@ import test, { type ExecutionContext } from 'ava';
 import Database from 'better-sqlite3';
 
 import { SqliteMissingSymbolStore } from '../src/missing/sqlite-store.js';
-import { CLI } from './helpers/cli.js';
+import { CLI, runCli } from './helpers/cli.js';
 import { type S3Fixture, startS3 } from './helpers/s3.js';
 
 const DEBUG_ID = '448794C699914DB8A8F9B9F88B98D7412';
 const DAY_MS = 86_400_000;
-
-interface CliResult {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 function tempFolder(t: ExecutionContext): string {
   const folder = mkdtempSync(path.join(tmpdir(), 'symgate-missing-cli-'));
@@ -47,21 +41,6 @@ missing_symbols:
 ${extra}`,
   );
   return file;
-}
-
-function runCli(args: string[]): Promise<CliResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
 }
 
 // Creates the database with one record per entry, as a running server would have.

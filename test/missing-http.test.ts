@@ -18,6 +18,7 @@ import { startServer, type RunningServer } from '../src/server.js';
 import { type FaultProxy, startFaultProxy } from './helpers/fault-proxy.js';
 import { type S3Fixture, startS3 } from './helpers/s3.js';
 import { bucketConfig, LogCapture, request, startSymgate } from './helpers/symgate.js';
+import { readRecords } from './helpers/missing.js';
 
 const BUCKET = 'symbols';
 const DEBUG_ID = '448794c699914db8a8f9b9f88b98d7412';
@@ -50,17 +51,6 @@ async function tempFolder(t: ExecutionContext): Promise<string> {
   const folder = await mkdtemp(join(tmpdir(), 'symgate-missing-'));
   t.teardown(() => rm(folder, { recursive: true, force: true }));
   return folder;
-}
-
-function readRecords(file: string): Record<string, unknown>[] {
-  const db = new Database(file, { readonly: true });
-  try {
-    return db
-      .prepare('SELECT * FROM missing_symbols ORDER BY debug_file, debug_id, code_file, code_id, symbol_file')
-      .all() as Record<string, unknown>[];
-  } finally {
-    db.close();
-  }
 }
 
 // s3rver, a fault proxy in front of it and the real server (startServer) with a temp database.

@@ -18,6 +18,7 @@ import type {
   MissingSymbolStore,
 } from '../src/missing/types.js';
 import { LogCapture } from './helpers/symgate.js';
+import { readRecords } from './helpers/missing.js';
 
 const HOUR_MS = 3_600_000;
 const T0 = Date.UTC(2024, 4, 1, 12, 0, 0);
@@ -59,18 +60,6 @@ async function collectRows(store: MissingSymbolStore, query: ExportQuery, batchS
     rows.push(...batch);
   }
   return rows;
-}
-
-// Reads every stored record straight from the file, as an operator would with sqlite3.
-function readRecords(file: string): Record<string, unknown>[] {
-  const db = new Database(file, { readonly: true });
-  try {
-    return db
-      .prepare('SELECT * FROM missing_symbols ORDER BY debug_file, debug_id, code_file, code_id, symbol_file')
-      .all() as Record<string, unknown>[];
-  } finally {
-    db.close();
-  }
 }
 
 function createRecorder(
