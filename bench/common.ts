@@ -34,7 +34,7 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Polls `url` until it answers, for a server started in a child process. */
+/** Polls `url` until the server responds, for a server started in a child process. */
 export async function waitUntilServing(url: string, child: ChildProcess): Promise<void> {
   for (let attempt = 0; attempt < 200; attempt += 1) {
     if (child.exitCode !== null) {
@@ -47,12 +47,17 @@ export async function waitUntilServing(url: string, child: ChildProcess): Promis
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   }
-  throw new Error(`server did not answer ${url} within 10 s`);
+  throw new Error(`server did not respond to ${url} within 10 s`);
 }
 
-/** Starts a Node.js child process with its output discarded, so logging costs only the server. */
-export function spawnNode(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
-  return spawn(process.execPath, args, {
+/**
+ * Starts a Node.js child process with its output discarded, so logging costs
+ * only the server. With `cpu`, taskset pins the child to that CPU, so that the
+ * server and the load generator do not take turns on one core.
+ */
+export function spawnNode(args: string[], env: NodeJS.ProcessEnv = {}, cpu?: number): ChildProcess {
+  const command = cpu === undefined ? [process.execPath, ...args] : ['taskset', '-c', String(cpu), process.execPath, ...args];
+  return spawn(command[0]!, command.slice(1), {
     stdio: ['ignore', 'ignore', 'inherit'],
     env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...env },
   });

@@ -3,7 +3,10 @@
 // child process and autocannon runs here, so load generation does not share
 // the servers' event loop.
 //
-//   npm run build && node --import tsx bench/redirect.ts [--seconds 10] [--connections 50] [--rounds 2]
+//   npm run build && taskset -c 1 node --import tsx bench/redirect.ts --pin 0 [--seconds 10] [--connections 50] [--rounds 2]
+//
+// --pin N runs each server on CPU N (with taskset); run the script itself on
+// another CPU, as above, so that server and load generator have a core each.
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -17,8 +20,10 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '10' },
     connections: { type: 'string', default: '50' },
     rounds: { type: 'string', default: '2' },
+    pin: { type: 'string' },
   },
 });
+const serverCpu = values.pin === undefined ? undefined : Number(values.pin);
 const seconds = Number(values.seconds);
 const connections = Number(values.connections);
 const rounds = Number(values.rounds);
@@ -46,7 +51,7 @@ async function startBare(): Promise<{ url: string; stop: () => Promise<void> }> 
     res.writeHead(302, { Location: 'http://127.0.0.1:${s3Port}/bench/${KEY}', 'Content-Length': 0 });
     res.end();
   }).listen(${port}, '127.0.0.1');`;
-  const child = spawnNode(['-e', source]);
+  const child = spawnNode(['-e', source], {}, serverCpu);
   const url = `http://127.0.0.1:${port}${SYMBOL_PATH}`;
   await waitUntilServing(url, child);
   return { url, stop: () => stopChild(child) };
@@ -59,7 +64,7 @@ async function startSymgate(logLevel: string): Promise<{ url: string; stop: () =
     config,
     `server:\n  port: ${port}\nbuckets:\n  - name: bench\n    prefix: v1\n    endpoint: http://127.0.0.1:${s3Port}\n    force_path_style: true\nmissing_symbols:\n  enabled: false\nlogging:\n  level: ${logLevel}\n`,
   );
-  const child = spawnNode([CLI, '--config', config]);
+  const child = spawnNode([CLI, '--config', config], {}, serverCpu);
   const url = `http://127.0.0.1:${port}${SYMBOL_PATH}`;
   await waitUntilServing(url, child);
   // Warm the cache and the JIT before measuring.
@@ -88,7 +93,9 @@ async function measure(name: string, start: () => Promise<{ url: string; stop: (
 }
 
 console.log(`machine: ${describeMachine()}`);
-console.log(`load: autocannon, ${connections} connections, ${seconds} s per run, ${rounds} rounds\n`);
+console.log(
+  `load: autocannon, ${connections} connections, ${seconds} s per run, ${rounds} rounds, servers on ${serverCpu === undefined ? 'any CPU' : `CPU ${serverCpu}`}\n`,
+);
 const totals = { bare: 0, info: 0, warn: 0 };
 for (let round = 1; round <= rounds; round += 1) {
   console.log(`round ${round}`);

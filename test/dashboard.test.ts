@@ -184,8 +184,8 @@ test('provisioning files match the dashboard', (t) => {
   t.is(prometheus.scrape_configs[0]?.metrics_path, DEFAULTS.metrics.path);
 });
 
-test('docs list every metric', (t) => {
-  const docs = readRepositoryFile('docs/metrics.md');
+test('README lists every metric', (t) => {
+  const docs = readRepositoryFile('README.md');
 
   for (const name of Object.values(METRIC_NAMES)) {
     t.true(docs.includes(`\`${name}\``), `${name} is documented`);

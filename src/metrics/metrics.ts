@@ -13,6 +13,7 @@ import { RateLimitedLog } from '../log/rate-limited.js';
 import type { IgnoreReason } from '../symbols/index.js';
 import type { VersionInfo } from '../version.js';
 import { METRIC_NAMES } from './names.js';
+import { RequestPathCounter, RequestPathHistogram } from './request-path-metrics.js';
 import type { MissingSymbolsStats, MissingSymbolsStatsSource } from './sources.js';
 
 /**
@@ -74,10 +75,10 @@ export interface MetricsOptions {
 export class SymgateMetrics implements Instrumentation {
   readonly registry = new Registry();
 
-  private readonly httpRequests: Counter<'method' | 'route' | 'status'>;
-  private readonly httpRequestDuration: Histogram<'method' | 'route'>;
-  private readonly cacheLookups: Counter<'result'>;
-  private readonly lookupDuration: Histogram<'outcome' | 'cache'>;
+  private readonly httpRequests: RequestPathCounter;
+  private readonly httpRequestDuration: RequestPathHistogram;
+  private readonly cacheLookups: RequestPathCounter;
+  private readonly lookupDuration: RequestPathHistogram;
   private readonly storageRequestDuration: Histogram<'bucket' | 'operation' | 'outcome'>;
   private readonly symbolsFound: Counter<'bucket' | 'location'>;
   private readonly ignoredRequests: Counter<'reason'>;
@@ -92,32 +93,28 @@ export class SymgateMetrics implements Instrumentation {
     // observer for each registry and never stops them, so they outlive close().
     collectDefaultMetrics({ register: this.registry });
 
-    this.httpRequests = new Counter({
-      name: METRIC_NAMES.httpRequests,
-      help: 'HTTP responses sent, by request method (other for nonstandard methods), route and status code.',
-      labelNames: ['method', 'route', 'status'],
-      registers,
-    });
-    this.httpRequestDuration = new Histogram({
-      name: METRIC_NAMES.httpRequestDuration,
-      help: 'Time from receiving an HTTP request to the end of its response, by method and route.',
-      labelNames: ['method', 'route'],
-      buckets: [...DURATION_BUCKETS],
-      registers,
-    });
-    this.cacheLookups = new Counter({
-      name: METRIC_NAMES.cacheLookups,
-      help: 'Symbol lookups by cache result: hit, miss (storage searched), coalesced (waited for a search of the same symbol already running) or refresh (?_refresh bypassed the cache).',
-      labelNames: ['result'],
-      registers,
-    });
-    this.lookupDuration = new Histogram({
-      name: METRIC_NAMES.lookupDuration,
-      help: 'Time to look up a symbol, the Debug-Time figure, by outcome (found, missing, error) and cache (hit when no storage call was made, else miss).',
-      labelNames: ['outcome', 'cache'],
-      buckets: [...DURATION_BUCKETS],
-      registers,
-    });
+    this.httpRequests = new RequestPathCounter(
+      METRIC_NAMES.httpRequests,
+      'HTTP responses sent, by request method (other for nonstandard methods), route and status code.',
+      this.registry,
+    );
+    this.httpRequestDuration = new RequestPathHistogram(
+      METRIC_NAMES.httpRequestDuration,
+      'Time from receiving an HTTP request to the end of its response, by method and route.',
+      DURATION_BUCKETS,
+      this.registry,
+    );
+    this.cacheLookups = new RequestPathCounter(
+      METRIC_NAMES.cacheLookups,
+      'Symbol lookups by cache result: hit, miss (storage searched), coalesced (waited for a search of the same symbol already running) or refresh (?_refresh bypassed the cache).',
+      this.registry,
+    );
+    this.lookupDuration = new RequestPathHistogram(
+      METRIC_NAMES.lookupDuration,
+      'Time to look up a symbol, the Debug-Time figure, by outcome (found, missing, error) and cache (hit when no storage call was made, else miss).',
+      DURATION_BUCKETS,
+      this.registry,
+    );
     this.storageRequestDuration = new Histogram({
       name: METRIC_NAMES.storageRequestDuration,
       help: 'Time of one existence check in a bucket (HeadObject or ListObjectsV2, SDK retries included), by bucket, operation and outcome (found, missing, forbidden, error).',
@@ -172,11 +169,12 @@ export class SymgateMetrics implements Instrumentation {
   }
 
   cacheLookup(result: CacheResult): void {
-    this.cacheLookups.inc({ result });
+    this.cacheLookups.seriesFor(result, () => ({ result })).value += 1;
   }
 
   lookupFinished(outcome: LookupOutcomeLabel, cache: 'hit' | 'miss', seconds: number): void {
-    this.lookupDuration.observe({ outcome, cache }, seconds);
+    const series = this.lookupDuration.seriesFor(`${outcome} ${cache}`, () => ({ outcome, cache }));
+    this.lookupDuration.observe(series, seconds);
   }
 
   symbolFound(bucket: string, location: LocationKind): void {
@@ -193,8 +191,15 @@ export class SymgateMetrics implements Instrumentation {
 
   requestFinished(method: string, route: Route, status: number, seconds: number): void {
     const methodLabel = normalizeMethod(method);
-    this.httpRequests.inc({ method: methodLabel, route, status: String(status) });
-    this.httpRequestDuration.observe({ method: methodLabel, route }, seconds);
+    const key = `${methodLabel} ${route}`;
+    const requests = this.httpRequests.seriesFor(`${key} ${status}`, () => ({
+      method: methodLabel,
+      route,
+      status: String(status),
+    }));
+    requests.value += 1;
+    const duration = this.httpRequestDuration.seriesFor(key, () => ({ method: methodLabel, route }));
+    this.httpRequestDuration.observe(duration, seconds);
   }
 
   /** Returns the registry's metrics in the Prometheus text format. */
@@ -211,7 +216,7 @@ export class SymgateMetrics implements Instrumentation {
   // count the first event, and dashboards show 0 rather than no data.
   private initializeSeries(buckets: readonly BucketLabels[]): void {
     for (const result of CACHE_RESULTS) {
-      this.cacheLookups.inc({ result }, 0);
+      this.cacheLookups.seriesFor(result, () => ({ result }));
     }
     for (const reason of IGNORE_REASONS) {
       this.ignoredRequests.inc({ reason }, 0);
@@ -223,7 +228,7 @@ export class SymgateMetrics implements Instrumentation {
       ['missing', 'miss'],
       ['error', 'miss'],
     ] as const) {
-      this.lookupDuration.zero({ outcome, cache });
+      this.lookupDuration.seriesFor(`${outcome} ${cache}`, () => ({ outcome, cache }));
     }
     for (const bucket of buckets) {
       for (const outcome of STORAGE_OUTCOMES) {

@@ -12,7 +12,7 @@ export interface SymbolRequest {
 // Characters that S3 documents as needing special handling or to avoid in
 // key names: controls, DEL, the 0x80-0xFF range, and these punctuation marks.
 // Other Unicode (汉, emoji) and spaces are valid.
-const UNSAFE_CHARACTER = /[\u0000-\u001f\u007f-\u00ff\\^`<>{}[\]#%"'~|]/u;
+const UNSAFE_CHARACTER = /[\u0000-\u001f\u007f-\u00ff\\^`<>{}[\]#%"'~|]/;
 const DEBUG_ID = /^[0-9A-Fa-f]+$/;
 /** Debug ids are 33 hex digits for PDBs and 41 for ELF build ids; this leaves room. */
 const MAX_DEBUG_ID_LENGTH = 100;
