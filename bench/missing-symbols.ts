@@ -5,7 +5,7 @@
 // names a new symbol, so every one costs a storage lookup (a HEAD to s3rver).
 // That lookup dominates, and the ratio shows the recording overhead on top of it.
 //
-//   node --import tsx bench/missing-symbols.ts [--seconds 10] [--rounds 2] [--connections 20]
+//   node --import tsx bench/missing-symbols.ts [--seconds 10] [--rounds 4] [--connections 20]
 //
 // With --export-records N, it also fills a database with N records and
 // reports the time and peak RSS of streaming /missingsymbols.csv.
