@@ -57,12 +57,18 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
 
+  const port = values.port === undefined ? undefined : parsePort(values.port);
+  if (port === null) {
+    process.stderr.write(`symgate: --port: expected a whole number from 0 to 65535, got ${JSON.stringify(values.port)}\n`);
+    return EXIT_USAGE;
+  }
+
   let config: Config;
   let configPath: string;
   try {
     ({ config, path: configPath } = loadConfigFile(values.config));
-    if (values.port !== undefined) {
-      config = withPort(config, values.port);
+    if (port !== undefined) {
+      config = { ...config, server: { ...config.server, port } };
     }
   } catch (error) {
     if (error instanceof ConfigError) {
@@ -108,12 +114,10 @@ async function main(argv: string[]): Promise<number> {
   });
 }
 
-function withPort(config: Config, text: string): Config {
+/** Returns the port given with --port, or null when it is not a valid port number. */
+function parsePort(text: string): number | null {
   const port = Number(text);
-  if (!/^\d+$/.test(text) || port > 65_535) {
-    throw new ConfigError('ERR_CONFIG_INVALID', [`--port: expected a whole number from 0 to 65535, got ${JSON.stringify(text)}`]);
-  }
-  return { ...config, server: { ...config.server, port } };
+  return /^\d+$/.test(text) && port <= 65_535 ? port : null;
 }
 
 // Exits explicitly: after a shutdown everything that must outlive it has

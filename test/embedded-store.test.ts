@@ -92,3 +92,21 @@ test('default config serves the samples', async (t) => {
   t.is(await cli.exited, 0);
   t.truthy(cli.lines.find((line) => line.msg === 'Embedded store stopped'));
 });
+
+test('busy store port is a clear error', async (t) => {
+  const { file, folder } = await repositoryConfigOnFreePorts();
+  t.teardown(() => rmSync(folder, { recursive: true, force: true }));
+  const storePort = Number(/port: (\d+)/.exec(readFileSync(file, 'utf8').split('embedded_store:')[1] ?? '')?.[1]);
+  const blocker = net.createServer();
+  await new Promise<void>((resolve) => blocker.listen(storePort, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => blocker.close(() => resolve())));
+
+  const cli = startCli(['--config', file]);
+  t.teardown(() => cli.child.kill('SIGKILL'));
+
+  t.is(await cli.exited, 1);
+  const fatal = cli.lines.find((line) => line.msg === 'symgate failed to start');
+  t.truthy(fatal, cli.stderr.join('\n'));
+  t.regex(JSON.stringify(fatal?.err), /Cannot start the embedded store.*embedded_store\.port/);
+  t.false(cli.stderr.some((line) => line.includes("Unhandled 'error' event")));
+});

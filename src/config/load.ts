@@ -39,7 +39,7 @@ export function parseConfig(
     const where = options.fileName ?? 'config';
     throw new ConfigError(
       'ERR_CONFIG_INVALID',
-      document.errors.map((error) => `${where}: invalid YAML: ${error.message.split('\n')[0]}`),
+      document.errors.map((error) => `${where}: invalid YAML: ${error.message.split('\n')[0]?.replace(/:$/, '')}`),
     );
   }
   const raw: unknown = document.toJS() ?? {};
@@ -86,8 +86,16 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   if (issue.code === 'invalid_type' && issue.input === undefined) {
     return `${where}: required key is missing`;
   }
+  const key = issue.path[issue.path.length - 1];
+  const input = issue.input;
+  // The offending value helps, except where it may be a credential.
+  if ((typeof input === 'number' || typeof input === 'string' || typeof input === 'boolean') && !SECRET_KEYS.has(String(key))) {
+    return `${where}: ${issue.message}, got ${JSON.stringify(input)}`;
+  }
   return `${where}: ${issue.message}`;
 }
+
+const SECRET_KEYS = new Set(['access_key_id', 'secret_access_key', 'session_token']);
 
 function checkCrossFieldRules(config: Config): string[] {
   const problems: string[] = [];

@@ -49,8 +49,8 @@ const credentialsSchema = z.strictObject({
 });
 
 const bucketSchema = z.strictObject({
-  name: text.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{1,62}$/, {
-    error: 'expected an S3 bucket name: 2 to 63 letters, digits, ".", "_" or "-"',
+  name: text.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{2,62}$/, {
+    error: 'expected an S3 bucket name: 3 to 63 letters, digits, ".", "_" or "-"',
   }),
   prefix: keyPrefix.default(DEFAULTS.bucket.prefix),
   region: nonEmptyText.default(DEFAULTS.bucket.region),
@@ -68,17 +68,15 @@ const bucketSchema = z.strictObject({
   credentials: credentialsSchema.optional(),
 });
 
-const blockPattern = nonEmptyText.refine(
-  (value) => {
-    try {
-      new RegExp(value);
-      return true;
-    } catch {
-      return false;
-    }
-  },
-  { error: 'invalid regular expression' },
-);
+const blockPattern = nonEmptyText.superRefine((value, context) => {
+  try {
+    new RegExp(value);
+  } catch (error) {
+    // The engine's message reads "Invalid regular expression: /(a/: Unterminated group".
+    const reason = (error as Error).message.split(': ').pop() ?? '';
+    context.addIssue({ code: 'custom', message: `invalid regular expression (${reason})` });
+  }
+});
 
 const extension = nonEmptyText
   .regex(/^\.[^/\\]+$/, { error: 'expected an extension starting with ".", such as ".sym"' })

@@ -44,6 +44,9 @@ export function logRequest(
   }
   if (res.statusCode >= 500) {
     logger.error(fields, 'Request finished');
+  } else if (context.route === 'heartbeat' && res.statusCode === 200) {
+    // Load balancers poll the heartbeats every few seconds; healthy answers would drown the log.
+    logger.debug(fields, 'Request finished');
   } else {
     logger.info(fields, 'Request finished');
   }

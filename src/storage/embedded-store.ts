@@ -1,4 +1,5 @@
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { Logger } from 'pino';
@@ -39,6 +40,7 @@ export async function startEmbeddedStore(config: Config, logger: Logger): Promis
   });
   let address;
   try {
+    await checkPortFree(settings.host, settings.port);
     address = await server.run();
   } catch (error) {
     throw new SymgateError(
@@ -87,6 +89,22 @@ export async function startEmbeddedStore(config: Config, logger: Logger): Promis
       logger.info({ endpoint }, 'Embedded store stopped');
     },
   };
+}
+
+/**
+ * Fails when host:port cannot be listened on. s3rver 3.7 does not report a
+ * listen error from run(); it raises an unhandled 'error' event that ends
+ * the process, so the port is tried first.
+ */
+function checkPortFree(host: string, port: number): Promise<void> {
+  if (port === 0) {
+    return Promise.resolve();
+  }
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', reject);
+    probe.listen(port, host, () => probe.close(() => resolve()));
+  });
 }
 
 interface SeedFile {
