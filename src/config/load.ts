@@ -53,7 +53,7 @@ export function validateConfig(
 ): Config {
   const problems: string[] = [];
   const interpolated = interpolateEnvironment(raw, options.env ?? process.env, problems);
-  // An unset variable leaves an empty value behind; its own problem line says more than the schema's.
+  // An unset variable leaves an empty value behind. Its own problem line is clearer than the schema's.
   const reportedKeys = new Set(problems.map((problem) => problem.slice(0, problem.indexOf(': '))));
   const result = configSchema.safeParse(interpolated, { reportInput: true });
   if (!result.success) {

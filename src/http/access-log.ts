@@ -25,7 +25,7 @@ export function logRequest(
   const seconds = (performance.now() - started) / 1000;
   const aborted = !res.writableFinished;
   const method = req.method ?? '';
-  // 499, as nginx counts it: the client closed the connection before the answer was sent.
+  // 499, as nginx counts it: the client closed the connection before the response was sent.
   instrumentation.requestFinished(method, context.route, aborted ? CLIENT_CLOSED_REQUEST : res.statusCode, seconds);
 
   const target = req.url ?? '';
@@ -45,7 +45,7 @@ export function logRequest(
   if (res.statusCode >= 500) {
     logger.error(fields, 'Request finished');
   } else if (context.route === 'heartbeat' && res.statusCode === 200) {
-    // Load balancers poll the heartbeats every few seconds; healthy answers would drown the log.
+    // Load balancers poll the heartbeats every few seconds, so healthy responses would drown the log.
     logger.debug(fields, 'Request finished');
   } else {
     logger.info(fields, 'Request finished');

@@ -92,9 +92,9 @@ export async function startEmbeddedStore(config: Config, logger: Logger): Promis
 }
 
 /**
- * Fails when host:port cannot be listened on. s3rver 3.7 does not report a
- * listen error from run(); it raises an unhandled 'error' event that ends
- * the process, so the port is tried first.
+ * Fails when host:port cannot be listened on. s3rver 3.7 does not reject
+ * run() on a listen error. It raises an unhandled 'error' event that ends
+ * the process instead, so the port is tried first.
  */
 function checkPortFree(host: string, port: number): Promise<void> {
   if (port === 0) {
