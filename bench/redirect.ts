@@ -1,5 +1,5 @@
 // Compares a cached symgate redirect with a bare node:http server that
-// answers a fixed 302, in one run on one machine. Each server runs in its own
+// responds with a fixed 302, in one run on one machine. Each server runs in its own
 // child process and autocannon runs here, so load generation does not share
 // the servers' event loop.
 //

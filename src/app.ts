@@ -41,7 +41,7 @@ export interface Symgate {
   readonly version: VersionInfo;
   /** The instance's Prometheus metrics; undefined when `metrics.enabled` is false. */
   readonly metrics: SymgateMetrics | undefined;
-  /** Makes `/__lbheartbeat__` answer 503, so load balancers stop routing here before shutdown. */
+  /** Makes `/__lbheartbeat__` respond with 503, so load balancers stop routing here before shutdown. */
   startDraining(): void;
   /** Releases storage clients. */
   close(): Promise<void>;

@@ -33,7 +33,7 @@ export class ConfigError extends SymgateError {
   }
 }
 
-/** A symbol request path that is malformed or names an S3-unsafe file; answered with 400. */
+/** A symbol request path that is malformed or names an S3-unsafe file, which gets a 400. */
 export class InvalidSymbolError extends SymgateError {
   constructor(message: string) {
     super('ERR_SYMBOL_INVALID', message);

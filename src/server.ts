@@ -117,11 +117,13 @@ export async function startServer(config: Config, options: StartServerOptions): 
     logger.info({ reason, deadline_seconds: config.server.shutdown_timeout_seconds }, 'Shutting down: draining requests');
     draining = true;
     symgate.startDraining();
+
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    // Keep-alive connections turn idle as their last response ends; close them
-    // then rather than after keepAliveTimeout.
+    // Keep-alive connections turn idle as their last response ends, so they
+    // are closed then rather than after keepAliveTimeout.
     server.closeIdleConnections();
     const idleSweep = setInterval(() => server.closeIdleConnections(), 100);
+
     let timer: NodeJS.Timeout | undefined;
     const timedOut = await Promise.race([
       closed.then(() => false),
@@ -131,17 +133,20 @@ export async function startServer(config: Config, options: StartServerOptions): 
     ]);
     clearTimeout(timer);
     clearInterval(idleSweep);
+
     if (timedOut) {
       logger.warn({ deadline_seconds: config.server.shutdown_timeout_seconds }, 'Requests still open at the shutdown deadline; closing their connections');
       server.closeAllConnections();
       await closed;
     }
+
     // The metrics listener stays open while requests drain, so the drain shows in the metrics.
     if (metricsServer !== undefined) {
       const metricsClosed = new Promise<void>((resolve) => metricsServer.close(() => resolve()));
       metricsServer.closeAllConnections();
       await metricsClosed;
     }
+
     await symgate.close();
     // After the drain, so the records of the last requests are written too.
     await missingSymbols?.close();

@@ -150,7 +150,7 @@ test('refresh starts its own lookup', async (t) => {
 
 test('overtaken lookup does not overwrite refresh', async (t) => {
   const stack = await startStack(t, { buckets: [{ name: 'symbols', prefix: 'v1' }] });
-  // The first lookup is slow and sees no file; the refresh after the upload is fast and finds it.
+  // The first lookup is slow and finds no file; the refresh after the upload is fast and finds it.
   stack.proxy.setRules([{ latencyMs: 400, status: 404, times: 1 }]);
   const slow = request(stack.url(SYMBOL_PATH));
   while (stack.proxy.count() === 0) {

@@ -6,7 +6,7 @@ import type { RequestContext } from './request-context.js';
 
 const CLIENT_CLOSED_REQUEST = 499;
 
-/** Longest request target written to the log; longer ones are cut. */
+/** Maximum length of the request target written to the log; longer ones are cut. */
 const MAX_LOGGED_TARGET = 2048;
 
 /**

@@ -4,7 +4,7 @@ import type { VersionInfo } from '../version.js';
 import { StorageError } from '../errors.js';
 import { sendJson, sendText } from './respond.js';
 
-// A key that no bucket has; "not found" is the healthy answer.
+// A key that no bucket has; "not found" is the healthy result.
 const PROBE_KEY = '__symgate_heartbeat__';
 
 interface BucketCheck {
@@ -28,7 +28,7 @@ export class Dockerflow {
   ) {}
 
   lbHeartbeat(res: ServerResponse): void {
-    // A draining instance answers 503 so that load balancers stop sending it requests.
+    // A draining instance responds with 503 so that load balancers stop sending it requests.
     if (this.isDraining()) {
       sendText(res, 503, 'Shutting down');
       return;

@@ -37,8 +37,8 @@ export function createRequestHandler(options: RequestHandlerOptions): RequestHan
   fixedRoutes.set('/__heartbeat__', { path: '/__heartbeat__', route: 'heartbeat', handle: (_req, res) => dockerflow.heartbeat(res) });
   fixedRoutes.set('/__version__', { path: '/__version__', route: 'other', handle: (_req, res) => dockerflow.versionInfo(res) });
 
-  // Returns a promise only when the answer has to wait, so that cache hits
-  // are answered within the request event.
+  // Returns a promise only when the response has to wait, so that cache hits
+  // get their response within the request event.
   function route(req: IncomingMessage, res: ServerResponse, context: RequestContext): void | Promise<void> {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       sendText(res, 405, 'Method Not Allowed', { Allow: 'GET, HEAD' });

@@ -38,7 +38,7 @@ export type SymbolRoute = (
 
 /**
  * Creates the handler of `/{debug_file}/{debug_id}/{symbol_file}` and its
- * `/try/` and legacy-product forms. It returns false, without answering, for a
+ * `/try/` and legacy-product forms. It returns false, without responding, for a
  * path that is not a symbol request.
  */
 export function createSymbolRoute(options: SymbolRouteOptions): SymbolRoute {
@@ -88,7 +88,7 @@ export function createSymbolRoute(options: SymbolRouteOptions): SymbolRoute {
     const lookupOptions = { tryBuild, refresh: target.query.has('_refresh') };
     const answer: Answer = { res, context, symbol, isGet, debug, codeFile, codeId };
 
-    // A cache hit for a public bucket is answered without leaving this call:
+    // A cache hit for a public bucket gets its response without leaving this call:
     // no promise and no extra turn of the event loop.
     const hit = lookup.cached(symbol, lookupOptions);
     if (hit !== undefined) {
@@ -195,7 +195,7 @@ function sendRedirect(res: ServerResponse, location: string, cacheControl: strin
   res.end();
 }
 
-/** What {@link createSymbolRoute} carries from parsing a request to its answer. */
+/** The request state that {@link createSymbolRoute} carries from parsing to the response. */
 interface Answer {
   res: ServerResponse;
   context: RequestContext;
@@ -222,7 +222,7 @@ function wantsDebug(rawHeaders: readonly string[]): boolean {
 }
 
 /**
- * How long a cache in front of symgate may keep a redirect. A presigned URL
+ * Returns how long a cache in front of symgate may keep a redirect, in seconds. A presigned URL
  * must outlive every cached copy of the redirect, so the limit is half its
  * validity, which leaves the other half for the client to follow it.
  */

@@ -19,13 +19,13 @@ export interface LookupResult {
   readonly seconds: number;
 }
 
-/** What the cache keeps: the index of the location that has the file, or -1 for not found. */
+/** A cache entry: the index of the location that has the file, or -1 for not found. */
 type CachedLocation = number;
 const NOT_FOUND: CachedLocation = -1;
 
 interface SearchResult {
   readonly outcome: LookupOutcome;
-  /** False when a location before the one that has the file failed, so the answer may change. */
+  /** False when a location before the one that has the file failed, so the result may change. */
   readonly cacheable: boolean;
 }
 
@@ -84,7 +84,7 @@ export class SymbolLookup {
 
   /**
    * Returns the cached outcome of a lookup without waiting, or undefined on a
-   * cache miss or a refresh. Callers answer a hit at once and call
+   * cache miss or a refresh. Callers respond to a hit at once and call
    * {@link lookup} for the rest.
    */
   cached(symbol: SymbolRequest, options: LookupOptions): LookupResult | undefined {
@@ -107,7 +107,7 @@ export class SymbolLookup {
   /**
    * Looks up a symbol: the cache first, then storage. Throws
    * {@link StorageError} when no location has the file and at least one
-   * could not answer; such results are not cached.
+   * failed. Such results are not cached.
    */
   async lookup(symbol: SymbolRequest, options: LookupOptions): Promise<LookupResult> {
     const hit = this.cached(symbol, options);
@@ -183,7 +183,7 @@ export class SymbolLookup {
     }
   }
 
-  /** Asks every location at once and walks the answers in search order. */
+  /** Asks every location at once and walks the results in search order. */
   private async searchLocations(locations: readonly Location[], key: string): Promise<SearchResult> {
     const probes = locations.map((location) => this.probe(location, joinKey(location.prefix, key)));
     let firstError: StorageError | undefined;

@@ -42,7 +42,7 @@ export class Bucket {
   /**
    * Checks whether `key` exists with one HeadObject or ListObjectsV2 request
    * (the SDK retries transient failures). Throws {@link StorageError} when
-   * storage cannot answer.
+   * the storage request fails.
    */
   async exists(key: string): Promise<ExistsResult> {
     const started = performance.now();
@@ -77,8 +77,8 @@ export class Bucket {
 
   /**
    * Checks that the bucket exists and can be read, for `/__heartbeat__`.
-   * GetObject of a key that is not there answers NoSuchKey, NoSuchBucket or
-   * AccessDenied in its body, where HeadObject would answer a bare 404 for
+   * GetObject of a key that is not there returns NoSuchKey, NoSuchBucket or
+   * AccessDenied in its body, where HeadObject would return a bare 404 for
    * both a missing key and a missing bucket.
    */
   async probe(key: string): Promise<'ok' | 'forbidden'> {

@@ -6,12 +6,12 @@ interface SdkErrorShape {
   $metadata?: { httpStatusCode?: number };
 }
 
-/** What a failed S3 call means for a lookup. */
+/** The meaning of a failed S3 call for a lookup. */
 export type FailureMeaning = 'missing' | 'forbidden' | StorageError;
 
 /**
  * Translates an error thrown by the S3 client. A 404 means the object is not
- * there. A 403 is its own outcome because S3 also answers 403 for a missing
+ * there. A 403 is its own outcome because S3 also returns 403 for a missing
  * object when the caller lacks s3:ListBucket. Anything else (timeouts,
  * refused or reset connections, 5xx, SlowDown, unknown bucket) becomes a
  * {@link StorageError}.
@@ -39,7 +39,7 @@ export function translateS3Error(error: unknown, bucket: string, key: string): F
 }
 
 function describeFailure(shape: SdkErrorShape, status: number | undefined): string {
-  // The SDK names some network failures TimeoutError; a system error code such as ECONNRESET says more.
+  // The SDK names some network failures TimeoutError; a system error code such as ECONNRESET is more precise.
   if (shape.code !== undefined && /^E[A-Z]+$/.test(shape.code)) {
     return `network error ${shape.code}`;
   }

@@ -14,7 +14,7 @@ export function createIgnoreRules(download: Config['download']): (symbol: Symbol
 
   return (symbol) => {
     const symbolFile = symbol.symbolFile.toLowerCase();
-    // symsrv asks for file.ptr before the file itself; symbol stores have none.
+    // symsrv requests file.ptr before the file itself; symbol stores have none.
     if (symbolFile === 'file.ptr') {
       return 'file_ptr';
     }

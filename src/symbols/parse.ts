@@ -25,8 +25,8 @@ const MAX_NAME_BYTES = 255;
  * adds a segment and `+` stays `+`.
  *
  * Returns undefined when the path does not have the shape of a symbol request
- * (the caller answers 404) and throws {@link InvalidSymbolError} when it has
- * the shape but a segment is invalid (the caller answers 400).
+ * (the caller responds with 404) and throws {@link InvalidSymbolError} when it has
+ * the shape but a segment is invalid (the caller responds with 400).
  */
 export function parseSymbolPath(pathname: string, legacyProducts: ReadonlySet<string>): SymbolRequest | undefined {
   if (!pathname.startsWith('/')) {

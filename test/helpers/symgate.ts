@@ -61,7 +61,7 @@ export async function startSymgate(
   };
 }
 
-/** A bucket entry for a test config: path style against `endpoint`, public unless overridden. */
+/** Builds a bucket entry for a test config: path style against `endpoint`, public unless overridden. */
 export function bucketConfig(name: string, endpoint: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return { name, endpoint, force_path_style: true, region: 'us-east-1', ...extra };
 }
