@@ -1,15 +1,10 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
 import type { Config } from '../config/index.js';
 
-/** Bytes of log lines collected before a write call; under load one write carries many lines. */
-const BUFFER_BYTES = 4096;
-/** A quiet server still writes its buffered lines at least this often. */
-const FLUSH_INTERVAL_MS = 1000;
-
 /**
  * Creates the JSON logger of one instance. Without a destination, lines go to
- * stdout through a buffer that is written when it fills, every second, and
- * when the process exits. Tests pass a destination to read the lines.
+ * stdout in one write per turn of the event loop (see {@link TurnBatchedStdout}).
+ * Tests pass a destination to read the lines.
  */
 export function createLogger(level: Config['logging']['level'], destination?: DestinationStream): Logger {
   const options = {
@@ -21,9 +16,46 @@ export function createLogger(level: Config['logging']['level'], destination?: De
   if (destination !== undefined) {
     return pino(options, destination);
   }
-  const stdout = pino.destination({ dest: 1, sync: false, minLength: BUFFER_BYTES });
-  setInterval(() => stdout.flush(), FLUSH_INTERVAL_MS).unref();
-  return pino(options, stdout);
+  return pino(options, new TurnBatchedStdout());
+}
+
+// Under load one turn serves many requests, so one system call carries all
+// their access-log lines. sonic-boom's own `minLength` buffering is not used
+// because it measures the whole pending buffer on every write.
+/**
+ * A pino destination that collects the lines of one event-loop turn and writes
+ * them to stdout in one synchronous write when the turn ends, or at exit.
+ */
+export class TurnBatchedStdout implements DestinationStream {
+  private readonly stdout = pino.destination({ dest: 1, sync: true });
+  private lines: string[] = [];
+  private scheduled = false;
+  private readonly flushTurn = (): void => {
+    this.scheduled = false;
+    this.flush();
+  };
+
+  constructor() {
+    process.once('exit', () => this.flush());
+  }
+
+  write(line: string): void {
+    this.lines.push(line);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.flushTurn);
+    }
+  }
+
+  /** Writes the collected lines now. */
+  flush(): void {
+    if (this.lines.length === 0) {
+      return;
+    }
+    const text = this.lines.length === 1 ? this.lines[0]! : this.lines.join('');
+    this.lines = [];
+    this.stdout.write(text);
+  }
 }
 
 /**

@@ -12,7 +12,7 @@ export interface CliProcess {
   stderr: string[];
   /** Resolves with the first log line whose `msg` is `message`. */
   waitForMessage(message: string): Promise<Record<string, unknown>>;
-  /** Resolves with the exit code. */
+  /** Resolves with the exit code once the process has exited and its output is read. */
   exited: Promise<number | null>;
 }
 
@@ -39,7 +39,8 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): CliProces
     }
   });
   createInterface({ input: child.stderr! }).on('line', (text) => stderr.push(text));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // 'close' comes after 'exit' and after stdout and stderr have ended, so every line is in by then.
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
   return {
     child,
     lines,
