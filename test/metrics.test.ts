@@ -391,6 +391,21 @@ test('unknown methods share one label', async (t) => {
   t.is(await sample(registry, METRIC_NAMES.httpRequests, { method: 'PROPFIND' }), 0);
 });
 
+test('requests count again after a registry reset', async (t) => {
+  const { gate, metrics } = await startStack(t);
+  const { registry } = metrics;
+
+  t.is((await rawRequest(gate.url, '/', { method: 'POST' })).status, 405);
+  t.is(await waitForSample(registry, METRIC_NAMES.httpRequests, { method: 'POST', status: '405' }, 1), 1);
+  registry.resetMetrics();
+  t.is(await sample(registry, METRIC_NAMES.httpRequests, { method: 'POST', status: '405' }), 0);
+  t.is(await sample(registry, METRIC_NAMES.httpRequestDuration, { method: 'POST' }, '_count'), 0);
+
+  t.is((await rawRequest(gate.url, '/', { method: 'POST' })).status, 405);
+  t.is(await waitForSample(registry, METRIC_NAMES.httpRequests, { method: 'POST', status: '405' }, 1), 1);
+  t.is(await sample(registry, METRIC_NAMES.httpRequestDuration, { method: 'POST' }, '_count'), 1);
+});
+
 test('method labels are normalized', (t) => {
   t.is(normalizeMethod('GET'), 'GET');
   t.is(normalizeMethod('HEAD'), 'HEAD');

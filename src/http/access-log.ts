@@ -28,26 +28,29 @@ export function logRequest(
   // 499, as nginx counts it: the client closed the connection before the response was sent.
   instrumentation.requestFinished(method, context.route, aborted ? CLIENT_CLOSED_REQUEST : res.statusCode, seconds);
 
+  const level = aborted ? 'info' : levelOf(res.statusCode, context);
+  if (!logger.isLevelEnabled(level)) {
+    return;
+  }
   const target = req.url ?? '';
-  const fields: Record<string, unknown> = {
+  // One object literal gives every line the same object shape. pino leaves
+  // out the fields that are undefined.
+  const fields = {
     method,
     path: target.length > MAX_LOGGED_TARGET ? `${target.slice(0, MAX_LOGGED_TARGET)}…` : target,
     status: res.statusCode,
     duration_ms: Math.round(seconds * 1e6) / 1000,
+    cache: context.cache,
+    ignored: context.ignored,
+    aborted: aborted ? true : undefined,
   };
-  if (context.cache !== undefined) fields.cache = context.cache;
-  if (context.ignored !== undefined) fields.ignored = context.ignored;
-  if (aborted) {
-    fields.aborted = true;
-    logger.info(fields, 'Request aborted by the client');
-    return;
+  logger[level](fields, aborted ? 'Request aborted by the client' : 'Request finished');
+}
+
+function levelOf(status: number, context: RequestContext): 'error' | 'info' | 'debug' {
+  if (status >= 500) {
+    return 'error';
   }
-  if (res.statusCode >= 500) {
-    logger.error(fields, 'Request finished');
-  } else if (context.route === 'heartbeat' && res.statusCode === 200) {
-    // Load balancers poll the heartbeats every few seconds, so healthy responses would drown the log.
-    logger.debug(fields, 'Request finished');
-  } else {
-    logger.info(fields, 'Request finished');
-  }
+  // Load balancers poll the heartbeats every few seconds, so healthy responses would drown the log.
+  return context.route === 'heartbeat' && status === 200 ? 'debug' : 'info';
 }

@@ -13,7 +13,7 @@ import { RateLimitedLog } from '../log/rate-limited.js';
 import type { IgnoreReason } from '../symbols/index.js';
 import type { VersionInfo } from '../version.js';
 import { METRIC_NAMES } from './names.js';
-import { RequestPathCounter, RequestPathHistogram } from './request-path-metrics.js';
+import { RequestPathCounter, RequestPathHistogram, type CounterSeries, type HistogramSeries } from './request-path-metrics.js';
 import type { MissingSymbolsStats, MissingSymbolsStatsSource } from './sources.js';
 
 /**
@@ -50,6 +50,13 @@ const IGNORE_REASONS = Object.keys(
   { extension: 0, file_ptr: 0, zero_debug_id: 0, block_pattern: 0 } satisfies Record<IgnoreReason, 0>,
 );
 
+/** The per-request series of one method label and route. */
+interface RouteSeries {
+  readonly method: string;
+  readonly duration: HistogramSeries;
+  readonly byStatus: Map<number, CounterSeries>;
+}
+
 /** A configured bucket as the metrics see it, so that its series exist before the first request. */
 export interface BucketLabels {
   readonly name: string;
@@ -84,6 +91,8 @@ export class SymgateMetrics implements Instrumentation {
   private readonly ignoredRequests: Counter<'reason'>;
   private readonly rejectedRequests: Counter;
   private readonly warnings: RateLimitedLog;
+  /** Series of {@link httpRequests} and {@link httpRequestDuration}, by method label and route. */
+  private readonly requestSeries = new Map<string, Map<Route, RouteSeries>>();
 
   constructor(options: MetricsOptions) {
     const registers = [this.registry];
@@ -190,16 +199,38 @@ export class SymgateMetrics implements Instrumentation {
   }
 
   requestFinished(method: string, route: Route, status: number, seconds: number): void {
-    const methodLabel = normalizeMethod(method);
-    const key = `${methodLabel} ${route}`;
-    const requests = this.httpRequests.seriesFor(`${key} ${status}`, () => ({
-      method: methodLabel,
-      route,
-      status: String(status),
-    }));
+    const series = this.routeSeries(normalizeMethod(method), route);
+    let requests = series.byStatus.get(status);
+    if (requests === undefined) {
+      const labels = { method: series.method, route, status: String(status) };
+      requests = this.httpRequests.seriesFor(`${labels.method} ${route} ${labels.status}`, () => labels);
+      series.byStatus.set(status, requests);
+    }
     requests.value += 1;
-    const duration = this.httpRequestDuration.seriesFor(key, () => ({ method: methodLabel, route }));
-    this.httpRequestDuration.observe(duration, seconds);
+    this.httpRequestDuration.observe(series.duration, seconds);
+  }
+
+  /**
+   * Returns the series of one method label and route. They are found through
+   * nested maps keyed by the label values, so that counting a request builds
+   * no key string.
+   */
+  private routeSeries(method: string, route: Route): RouteSeries {
+    let byRoute = this.requestSeries.get(method);
+    if (byRoute === undefined) {
+      byRoute = new Map();
+      this.requestSeries.set(method, byRoute);
+    }
+    let series = byRoute.get(route);
+    if (series === undefined) {
+      series = {
+        method,
+        duration: this.httpRequestDuration.seriesFor(`${method} ${route}`, () => ({ method, route })),
+        byStatus: new Map(),
+      };
+      byRoute.set(route, series);
+    }
+    return series;
   }
 
   /** Returns the registry's metrics in the Prometheus text format. */

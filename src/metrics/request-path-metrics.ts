@@ -58,8 +58,11 @@ export class RequestPathCounter {
     };
   }
 
+  /** Sets every series to 0. Series stay registered, because callers keep references to them. */
   reset(): void {
-    this.series.clear();
+    for (const series of this.series.values()) {
+      series.value = 0;
+    }
   }
 }
 
@@ -115,7 +118,12 @@ export class RequestPathHistogram {
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
   }
 
+  /** Empties every series. Series stay registered, because callers keep references to them. */
   reset(): void {
-    this.series.clear();
+    for (const series of this.series.values()) {
+      series.counts.fill(0);
+      series.sum = 0;
+      series.count = 0;
+    }
   }
 }
