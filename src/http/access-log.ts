@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { Instrumentation } from '../instrumentation.js';
+import { lineWriterFor } from '../log/logger.js';
 import type { RequestContext } from './request-context.js';
 
 const CLIENT_CLOSED_REQUEST = 499;
@@ -33,18 +34,34 @@ export function logRequest(
     return;
   }
   const target = req.url ?? '';
+  const path = target.length > MAX_LOGGED_TARGET ? `${target.slice(0, MAX_LOGGED_TARGET)}…` : target;
+  const durationMs = Math.round(seconds * 1e6) / 1000;
+  const message = aborted ? 'Request aborted by the client' : 'Request finished';
+  const writeLine = lineWriterFor(logger);
+  if (writeLine !== undefined) {
+    // pino's serializer took about half the cost of a logged cache hit, so
+    // the line is built here. Status and duration are numbers; the route
+    // sets cache and ignored from fixed sets of plain words.
+    const members =
+      `,"method":${JSON.stringify(method)},"path":${JSON.stringify(path)},"status":${res.statusCode},"duration_ms":${durationMs}` +
+      (context.cache === undefined ? '' : `,"cache":"${context.cache}"`) +
+      (context.ignored === undefined ? '' : `,"ignored":"${context.ignored}"`) +
+      (aborted ? ',"aborted":true' : '');
+    writeLine(level, members, JSON.stringify(message));
+    return;
+  }
   // One object literal gives every line the same object shape. pino leaves
   // out the fields that are undefined.
   const fields = {
     method,
-    path: target.length > MAX_LOGGED_TARGET ? `${target.slice(0, MAX_LOGGED_TARGET)}…` : target,
+    path,
     status: res.statusCode,
-    duration_ms: Math.round(seconds * 1e6) / 1000,
+    duration_ms: durationMs,
     cache: context.cache,
     ignored: context.ignored,
     aborted: aborted ? true : undefined,
   };
-  logger[level](fields, aborted ? 'Request aborted by the client' : 'Request finished');
+  logger[level](fields, message);
 }
 
 function levelOf(status: number, context: RequestContext): 'error' | 'info' | 'debug' {

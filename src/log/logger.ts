@@ -1,22 +1,43 @@
 import { pino, type DestinationStream, type Logger } from 'pino';
 import type { Config } from '../config/index.js';
 
+const SERVICE = 'symgate';
+
 /**
  * Creates the JSON logger of one instance. Without a destination, lines go to
  * stdout in one write per turn of the event loop (see {@link TurnBatchedStdout}).
  * Tests pass a destination to read the lines.
  */
 export function createLogger(level: Config['logging']['level'], destination?: DestinationStream): Logger {
+  const timestamp = createIsoTimestamp();
   const options = {
     level,
-    base: { service: 'symgate' },
-    timestamp: createIsoTimestamp(),
+    base: { service: SERVICE },
+    timestamp,
     formatters: { level: (label: string) => ({ level: label }) },
   };
-  if (destination !== undefined) {
-    return pino(options, destination);
-  }
-  return pino(options, new TurnBatchedStdout());
+  const stream = destination ?? new TurnBatchedStdout();
+  const logger = pino(options, stream);
+  lineWriters.set(logger, (levelLabel, members, message) => {
+    stream.write(`{"level":"${levelLabel}"${timestamp()},"service":"${SERVICE}"${members},"msg":${message}}\n`);
+  });
+  return logger;
+}
+
+/**
+ * A function that writes one line in the format of {@link createLogger} without pino's serializer.
+ * The caller checks the level first and passes JSON text: `members` as `,"key":value` pairs, `message` quoted.
+ */
+export type LineWriter = (level: 'debug' | 'info' | 'warn' | 'error', members: string, message: string) => void;
+
+const lineWriters = new WeakMap<Logger, LineWriter>();
+
+/**
+ * Returns the line writer of a logger made by {@link createLogger}, or
+ * undefined for any other logger, whose format symgate does not know.
+ */
+export function lineWriterFor(logger: Logger): LineWriter | undefined {
+  return lineWriters.get(logger);
 }
 
 // Under load one turn serves many requests, so one system call carries all
