@@ -67,8 +67,8 @@ for (const entry of cases) {
     const req = { method: entry.method ?? 'GET', url: entry.url } as IncomingMessage;
     const res = { statusCode: entry.status, writableFinished: entry.finished ?? true } as ServerResponse;
     const started = performance.now();
-    logRequest(fastLogger, NOOP_INSTRUMENTATION, req, res, { ...entry.context }, started);
-    logRequest(slowLogger, NOOP_INSTRUMENTATION, req, res, { ...entry.context }, started);
+    logRequest(fastLogger, NOOP_INSTRUMENTATION, req, res, { ...entry.context }, started, !res.writableFinished);
+    logRequest(slowLogger, NOOP_INSTRUMENTATION, req, res, { ...entry.context }, started, !res.writableFinished);
 
     t.is(fast.lines.length, 1);
     t.is(slow.lines.length, 1);
@@ -95,6 +95,7 @@ test('line levels and fields', (t) => {
       { statusCode: entry.status, writableFinished: entry.finished ?? true } as ServerResponse,
       entry.context,
       performance.now(),
+      entry.finished === false,
     );
   for (const entry of cases) {
     send(entry);
@@ -124,6 +125,7 @@ test('disabled levels write nothing', (t) => {
     { statusCode: 302, writableFinished: true } as ServerResponse,
     { route: 'symbol', cache: 'hit' },
     performance.now(),
+    false,
   );
   t.deepEqual(lines.lines, []);
 });

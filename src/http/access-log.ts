@@ -14,6 +14,7 @@ const MAX_LOGGED_TARGET = 2048;
  * Writes the one log line of each request when its response is done, and
  * reports it to the instrumentation. Server errors log at error, client
  * errors and successes at info, client aborts at info with `aborted: true`.
+ * `aborted` is true when the connection closed before the response was sent.
  */
 export function logRequest(
   logger: Logger,
@@ -22,9 +23,9 @@ export function logRequest(
   res: ServerResponse,
   context: RequestContext,
   started: number,
+  aborted: boolean,
 ): void {
   const seconds = (performance.now() - started) / 1000;
-  const aborted = !res.writableFinished;
   const method = req.method ?? '';
   // 499, as nginx counts it: the client closed the connection before the response was sent.
   instrumentation.requestFinished(method, context.route, aborted ? CLIENT_CLOSED_REQUEST : res.statusCode, seconds);

@@ -39,7 +39,7 @@ export function createMetricsRequestHandler(metrics: SymgateMetrics, path: strin
   return (req, res) => {
     const started = performance.now();
     const context: RequestContext = { route: 'other' };
-    res.once('close', () => logRequest(logger, metrics, req, res, context, started));
+    res.once('close', () => logRequest(logger, metrics, req, res, context, started, !res.writableFinished));
 
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       sendText(res, 405, 'Method Not Allowed', { Allow: 'GET, HEAD' });
