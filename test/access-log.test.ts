@@ -115,6 +115,22 @@ test('line levels and fields', (t) => {
   t.false('cache' in byName.get('aborted')!, 'no cache field without a lookup');
 });
 
+test('line escapes lone surrogates', (t) => {
+  // pino writes a lone surrogate as it is, which UTF-8 output turns into U+FFFD; the access log escapes it.
+  const lines = new RawLines();
+  logRequest(
+    createLogger('debug', lines),
+    NOOP_INSTRUMENTATION,
+    { method: 'GET', url: '/a\ud800b/\udfff' } as IncomingMessage,
+    { statusCode: 404, writableFinished: true } as ServerResponse,
+    { route: 'other' },
+    performance.now(),
+    false,
+  );
+  t.true(lines.lines[0]!.includes('"path":"/a\\ud800b/\\udfff"'));
+  t.is((JSON.parse(lines.lines[0]!) as { path: string }).path, '/a\ud800b/\udfff');
+});
+
 test('disabled levels write nothing', (t) => {
   const lines = new RawLines();
   const logger = createLogger('warn', lines);

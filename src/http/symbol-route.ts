@@ -67,8 +67,10 @@ export function createSymbolRoute(options: SymbolRouteOptions): SymbolRoute {
     context.route = 'symbol';
 
     const isGet = req.method === 'GET';
-    const codeFile = target.query.get('code_file') ?? '';
-    const codeId = target.query.get('code_id') ?? '';
+    // Most requests have no query string, and then the parameter lookups are skipped.
+    const query = target.query.size === 0 ? undefined : target.query;
+    const codeFile = query?.get('code_file') ?? '';
+    const codeId = query?.get('code_id') ?? '';
     if (isGet && (CONTROL_CHARACTER.test(codeFile) || CONTROL_CHARACTER.test(codeId))) {
       instrumentation.requestRejected();
       sendText(res, 400, 'Invalid code_file or code_id: control characters are not allowed', CORS_HEADERS);
@@ -84,8 +86,8 @@ export function createSymbolRoute(options: SymbolRouteOptions): SymbolRoute {
       return true;
     }
 
-    const tryBuild = symbol.tryPrefix || target.query.has('try');
-    const lookupOptions = { tryBuild, refresh: target.query.has('_refresh') };
+    const tryBuild = symbol.tryPrefix || query?.has('try') === true;
+    const lookupOptions = { tryBuild, refresh: query?.has('_refresh') === true };
     const answer: Answer = { res, context, symbol, isGet, debug, codeFile, codeId };
 
     // A cache hit for a public bucket gets its response without leaving this call:

@@ -93,6 +93,8 @@ export class SymgateMetrics implements Instrumentation {
   private readonly warnings: RateLimitedLog;
   /** Series of {@link httpRequests} and {@link httpRequestDuration}, by method label and route. */
   private readonly requestSeries = new Map<string, Map<Route, RouteSeries>>();
+  /** Series of {@link lookupDuration}, by cache label and outcome. */
+  private readonly lookupSeries = { hit: new Map<LookupOutcomeLabel, HistogramSeries>(), miss: new Map<LookupOutcomeLabel, HistogramSeries>() };
 
   constructor(options: MetricsOptions) {
     const registers = [this.registry];
@@ -182,7 +184,12 @@ export class SymgateMetrics implements Instrumentation {
   }
 
   lookupFinished(outcome: LookupOutcomeLabel, cache: 'hit' | 'miss', seconds: number): void {
-    const series = this.lookupDuration.seriesFor(`${outcome} ${cache}`, () => ({ outcome, cache }));
+    const byOutcome = this.lookupSeries[cache];
+    let series = byOutcome.get(outcome);
+    if (series === undefined) {
+      series = this.lookupDuration.seriesFor(`${outcome} ${cache}`, () => ({ outcome, cache }));
+      byOutcome.set(outcome, series);
+    }
     this.lookupDuration.observe(series, seconds);
   }
 
