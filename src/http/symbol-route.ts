@@ -1,4 +1,4 @@
-import type { IncomingMessage, OutgoingHttpHeader, OutgoingHttpHeaders, ServerResponse } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Config } from '../config/index.js';
 import { InvalidSymbolError, StorageError } from '../errors.js';
 import type { Instrumentation } from '../instrumentation.js';
@@ -112,10 +112,7 @@ export function createSymbolRoute(options: SymbolRouteOptions): SymbolRoute {
   function respond(answer: Answer, result: LookupResult): boolean | Promise<boolean> {
     const { res, symbol } = answer;
     answer.context.cache = result.cache;
-    const headers: OutgoingHttpHeaders = { ...CORS_HEADERS };
-    if (answer.debug) {
-      headers['Debug-Time'] = result.seconds.toFixed(6);
-    }
+    const debugTime = answer.debug ? result.seconds.toFixed(6) : undefined;
 
     const { outcome } = result;
     if (!outcome.found) {
@@ -128,12 +125,11 @@ export function createSymbolRoute(options: SymbolRouteOptions): SymbolRoute {
           codeId: answer.codeId,
         });
       }
-      sendText(res, 404, NOT_FOUND_BODY, headers);
+      sendText(res, 404, NOT_FOUND_BODY, withDebugTime(CORS_HEADERS, debugTime));
       return true;
     }
     if (!answer.isGet) {
-      headers['Content-Length'] = 0;
-      res.writeHead(200, headers);
+      res.writeHead(200, { ...withDebugTime(CORS_HEADERS, debugTime), 'Content-Length': 0 });
       res.end();
       return true;
     }
@@ -141,12 +137,12 @@ export function createSymbolRoute(options: SymbolRouteOptions): SymbolRoute {
     const bucket = outcome.location.bucket;
     const plainUrl = bucket.publicUrl(outcome.key);
     if (plainUrl !== undefined) {
-      sendRedirect(res, plainUrl, cacheControlFor(bucket), headers['Debug-Time']);
+      sendRedirect(res, plainUrl, cacheControlFor(bucket), debugTime);
       return true;
     }
     return bucket.objectUrl(outcome.key).then(
       (presignedUrl) => {
-        sendRedirect(res, presignedUrl, cacheControlFor(bucket), headers['Debug-Time']);
+        sendRedirect(res, presignedUrl, cacheControlFor(bucket), debugTime);
         return true;
       },
       (error: unknown) => {
@@ -182,7 +178,7 @@ export function createSymbolRoute(options: SymbolRouteOptions): SymbolRoute {
  * has the same object shape: adding them one by one cost a cache hit a
  * measurable share of its throughput.
  */
-function sendRedirect(res: ServerResponse, location: string, cacheControl: string, debugTime: OutgoingHttpHeader | undefined): void {
+function sendRedirect(res: ServerResponse, location: string, cacheControl: string, debugTime: string | undefined): void {
   const headers: OutgoingHttpHeaders = {
     'Access-Control-Allow-Origin': '*',
     'Access-Control-Allow-Methods': 'GET',
@@ -195,6 +191,11 @@ function sendRedirect(res: ServerResponse, location: string, cacheControl: strin
   }
   res.writeHead(302, headers);
   res.end();
+}
+
+/** Returns `headers` with `Debug-Time` added when `debugTime` is set. */
+function withDebugTime(headers: OutgoingHttpHeaders, debugTime: string | undefined): OutgoingHttpHeaders {
+  return debugTime === undefined ? headers : { ...headers, 'Debug-Time': debugTime };
 }
 
 /** The request state that {@link createSymbolRoute} carries from parsing to the response. */

@@ -23,6 +23,9 @@ export interface LookupResult {
 type CachedLocation = number;
 const NOT_FOUND: CachedLocation = -1;
 
+// Passed to every cache read, so that lru-cache does not create an empty options object per call.
+const NO_GET_OPTIONS = Object.freeze({});
+
 interface SearchResult {
   readonly outcome: LookupOutcome;
   /** False when a location before the one that has the file failed, so the result may change. */
@@ -93,7 +96,7 @@ export class SymbolLookup {
     }
     const started = performance.now();
     const key = symbolKey(symbol);
-    const cached = this.cache.get(options.tryBuild ? `try:${key}` : key);
+    const cached = this.cache.get(options.tryBuild ? `try:${key}` : key, NO_GET_OPTIONS);
     if (cached === undefined) {
       return undefined;
     }
