@@ -17,8 +17,8 @@ export interface LoadResult {
 
 /**
  * Runs wrk (Debian package `wrk`) with one thread against one URL and keeps
- * the figures the reports use. wrk is written in C, so at the rates measured
- * here it leaves more of its core idle than a Node.js load generator would.
+ * the figures the reports use. On the benchmark machine, wrk drove the bare
+ * server to a higher rate than autocannon did.
  */
 export async function runLoad(url: string, seconds: number, connections: number): Promise<LoadResult> {
   let stdout: string;

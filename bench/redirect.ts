@@ -4,7 +4,7 @@
 // the servers' event loop.
 //
 //   apt-get install wrk
-//   npm run build && taskset -c 1 node --import tsx bench/redirect.ts --pin 0 [--seconds 10] [--connections 50] [--rounds 3]
+//   npm run build && taskset -c 1 node --import tsx bench/redirect.ts --pin 0 [--seconds 10] [--connections 50] [--rounds 5] [--spin-us 1,2,3]
 //
 // --pin N runs each server on CPU N (with taskset); run the script itself on
 // another CPU, as above, so that the servers and wrk have a core each.
@@ -20,14 +20,18 @@ const { values } = parseArgs({
   options: {
     seconds: { type: 'string', default: '10' },
     connections: { type: 'string', default: '50' },
-    rounds: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '5' },
     pin: { type: 'string' },
+    'spin-us': { type: 'string' },
   },
 });
 const serverCpu = values.pin === undefined ? undefined : Number(values.pin);
 const seconds = Number(values.seconds);
 const connections = Number(values.connections);
 const rounds = Number(values.rounds);
+// Extra bare servers that busy-wait this many microseconds per request before
+// responding: they show how much per-request work a given ratio leaves room for.
+const spinMicroseconds = values['spin-us'] === undefined ? [] : values['spin-us'].split(',').map(Number);
 
 const CLI = path.join(import.meta.dirname, '..', 'dist', 'src', 'cli.js');
 const KEY = 'v1/xul.pdb/44E4EC8C2F41492B9369D6B9A059577C2/xul.sym';
@@ -46,10 +50,12 @@ const client = new S3Client({
 await client.send(new PutObjectCommand({ Bucket: 'bench', Key: KEY, Body: Buffer.from('MODULE windows x86_64 bench') }));
 client.destroy();
 
-async function startBare(): Promise<{ url: string; stop: () => Promise<void> }> {
+async function startBare(spin = 0): Promise<{ url: string; stop: () => Promise<void> }> {
   const port = await freePort();
   // The same status, headers and Location as symgate's redirect.
   const source = `require('node:http').createServer((req, res) => {
+    const until = process.hrtime.bigint() + ${Math.round(spin * 1000)}n;
+    while (process.hrtime.bigint() < until);
     res.writeHead(302, {
       'Access-Control-Allow-Origin': '*',
       'Access-Control-Allow-Methods': 'GET',
@@ -105,17 +111,37 @@ console.log(`machine: ${describeMachine()}`);
 console.log(
   `load: wrk, 1 thread, ${connections} connections, ${seconds} s per run, ${rounds} rounds, servers on ${serverCpu === undefined ? 'any CPU' : `CPU ${serverCpu}`}\n`,
 );
-const totals = { bare: 0, info: 0, warn: 0 };
+// Requests per second of each server, one entry per round.
+const results = new Map<string, number[]>();
+function record(name: string, result: LoadResult): void {
+  results.set(name, [...(results.get(name) ?? []), result.requestsPerSecond]);
+}
+
 for (let round = 1; round <= rounds; round += 1) {
   console.log(`round ${round}`);
-  totals.bare += (await measure('bare node:http 302', startBare)).requestsPerSecond;
-  totals.info += (await measure('symgate, access log on', () => startSymgate('info'))).requestsPerSecond;
-  totals.warn += (await measure('symgate, access log off', () => startSymgate('warn'))).requestsPerSecond;
+  record('bare', await measure('bare node:http 302', () => startBare()));
+  record('access log on', await measure('symgate, access log on', () => startSymgate('info')));
+  record('access log off', await measure('symgate, access log off', () => startSymgate('warn')));
+  for (const spin of spinMicroseconds) {
+    record(`spin ${spin} µs`, await measure(`bare, spin ${spin} µs per request`, () => startBare(spin)));
+  }
 }
 await s3rver.close();
 
-console.log('\nmean requests/s over all rounds, and the ratio to the bare server (goal: at least 0.8):');
-for (const [name, total] of Object.entries(totals)) {
-  const mean = total / rounds;
-  console.log(`  ${name.padEnd(5)} ${mean.toFixed(0).padStart(8)} req/s  ratio ${(total / totals.bare).toFixed(2)}`);
+// The machine's speed drifts between runs, so each round's ratio compares
+// servers measured minutes apart at most, and the median discards an odd round.
+const bare = results.get('bare')!;
+console.log('\nratio to the bare server in each round, and their median (goal: at least 0.8):');
+for (const [name, rates] of results) {
+  const ratios = rates.map((rate, round) => rate / bare[round]!);
+  const mean = rates.reduce((total, rate) => total + rate, 0) / rates.length;
+  console.log(
+    `  ${name.padEnd(15)} mean ${mean.toFixed(0).padStart(6)} req/s  ratios ${ratios.map((ratio) => ratio.toFixed(2)).join(' ')}  median ${median(ratios).toFixed(2)}`,
+  );
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
