@@ -1,5 +1,6 @@
 // Shared by every request without a query string; nothing writes to it.
 const EMPTY_QUERY = new URLSearchParams();
+const SLASH = 0x2f;
 
 export interface RequestTarget {
   /** The path exactly as sent, still percent-encoded. */
@@ -17,12 +18,16 @@ export function splitRequestTarget(url: string | undefined): RequestTarget | und
     return undefined;
   }
   let target = url;
-  const absolute = /^https?:\/\/[^/?#]*/i.exec(target);
-  if (absolute) {
+  // Origin-form targets (`/path`), which clients send to a server, skip the regular expression.
+  if (target.charCodeAt(0) !== SLASH) {
+    const absolute = /^https?:\/\/[^/?#]*/i.exec(target);
+    if (absolute === null) {
+      return undefined;
+    }
     target = target.slice(absolute[0].length) || '/';
-  }
-  if (!target.startsWith('/')) {
-    return undefined;
+    if (!target.startsWith('/')) {
+      return undefined;
+    }
   }
   const hash = target.indexOf('#');
   if (hash !== -1) {

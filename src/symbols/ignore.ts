@@ -18,7 +18,7 @@ export function createIgnoreRules(download: Config['download']): (symbol: Symbol
     if (symbolFile === 'file.ptr') {
       return 'file_ptr';
     }
-    if (!extensions.some((extension) => symbolFile.endsWith(extension))) {
+    if (!hasAllowedExtension(symbolFile, extensions)) {
       return 'extension';
     }
     if (/^0+$/.test(symbol.debugId)) {
@@ -32,4 +32,14 @@ export function createIgnoreRules(download: Config['download']): (symbol: Symbol
     }
     return undefined;
   };
+}
+
+// A loop rather than some() with a closure, because this runs on every symbol request.
+function hasAllowedExtension(symbolFile: string, extensions: readonly string[]): boolean {
+  for (const extension of extensions) {
+    if (symbolFile.endsWith(extension)) {
+      return true;
+    }
+  }
+  return false;
 }
