@@ -1,7 +1,11 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { cpus } from 'node:os';
+import { mkdtempSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
 import net from 'node:net';
+import path from 'node:path';
 import { promisify } from 'node:util';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import S3rver from 's3rver';
 
 const execFileAsync = promisify(execFile);
 
@@ -110,4 +114,25 @@ export function stopChild(child: ChildProcess): Promise<void> {
 export function describeMachine(): string {
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   return `${cpus().length} × ${cpu}, Node.js ${process.version}, ${process.platform} ${process.arch}`;
+}
+
+/** Key of the one symbol file in the store of {@link startBenchStore}, below the prefix `v1`. */
+export const BENCH_KEY = 'v1/xul.pdb/44E4EC8C2F41492B9369D6B9A059577C2/xul.sym';
+export const BENCH_SYMBOL_PATH = '/xul.pdb/44E4EC8C2F41492B9369D6B9A059577C2/xul.sym';
+
+/** Starts s3rver on a loopback port with a bucket `bench` that contains one symbol file at {@link BENCH_KEY}. */
+export async function startBenchStore(): Promise<{ port: number; folder: string; close: () => Promise<void> }> {
+  const folder = mkdtempSync(path.join(tmpdir(), 'symgate-bench-'));
+  const s3rver = new S3rver({ port: 0, address: '127.0.0.1', directory: folder, silent: true, configureBuckets: [{ name: 'bench' }] });
+  const { port } = await s3rver.run();
+  const client = new S3Client({
+    region: 'us-east-1',
+    endpoint: `http://127.0.0.1:${port}`,
+    forcePathStyle: true,
+    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+  });
+  await client.send(new PutObjectCommand({ Bucket: 'bench', Key: BENCH_KEY, Body: Buffer.from('MODULE windows x86_64 bench') }));
+  client.destroy();
+  return { port, folder, close: () => s3rver.close() };
 }

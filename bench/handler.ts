@@ -9,17 +9,12 @@
 // Storage is never called: the first request fills the cache from s3rver,
 // and every timed request is a cache hit.
 import { EventEmitter } from 'node:events';
-import { mkdtempSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import S3rver from 's3rver';
 import { createSymgate } from '../src/app.js';
 import { validateConfig } from '../src/config/index.js';
 import { createLogger } from '../src/log/logger.js';
-import { describeMachine } from './common.js';
+import { BENCH_KEY, BENCH_SYMBOL_PATH, describeMachine, startBenchStore } from './common.js';
 
 const { values } = parseArgs({
   options: {
@@ -30,8 +25,8 @@ const { values } = parseArgs({
 const calls = Number(values.calls);
 const rounds = Number(values.rounds);
 
-const KEY = 'v1/xul.pdb/44E4EC8C2F41492B9369D6B9A059577C2/xul.sym';
-const SYMBOL_PATH = '/xul.pdb/44E4EC8C2F41492B9369D6B9A059577C2/xul.sym';
+const KEY = BENCH_KEY;
+const SYMBOL_PATH = BENCH_SYMBOL_PATH;
 
 /** The parts of ServerResponse that the cache-hit path uses. */
 class StandInResponse extends EventEmitter {
@@ -59,18 +54,8 @@ function standInRequest(): IncomingMessage {
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
-const folder = mkdtempSync(path.join(tmpdir(), 'symgate-bench-'));
-const s3rver = new S3rver({ port: 0, address: '127.0.0.1', directory: folder, silent: true, configureBuckets: [{ name: 'bench' }] });
-const { port: s3Port } = await s3rver.run();
-const client = new S3Client({
-  region: 'us-east-1',
-  endpoint: `http://127.0.0.1:${s3Port}`,
-  forcePathStyle: true,
-  credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-  requestChecksumCalculation: 'WHEN_REQUIRED',
-});
-await client.send(new PutObjectCommand({ Bucket: 'bench', Key: KEY, Body: Buffer.from('MODULE windows x86_64 bench') }));
-client.destroy();
+const store = await startBenchStore();
+const s3Port = store.port;
 
 /** Creates a symgate handler whose cache contains the benchmark's symbol. */
 async function symgateHandler(logLevel: 'info' | 'warn', metrics: boolean): Promise<Handler> {
@@ -139,5 +124,5 @@ console.log('\nmean per call:');
 for (const [name, total] of totals) {
   console.log(`  ${name.padEnd(40)} ${(total / rounds / 1000).toFixed(2)} µs`);
 }
-await s3rver.close();
+await store.close();
 process.exit(0);

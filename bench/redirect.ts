@@ -8,13 +8,21 @@
 //
 // --pin N runs each server on CPU N (with taskset); run the script itself on
 // another CPU, as above, so that the servers and wrk have a core each.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import S3rver from 's3rver';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { describeMachine, freePort, runLoad, spawnNode, stopChild, waitUntilServing, type LoadResult } from './common.js';
+import {
+  BENCH_KEY,
+  BENCH_SYMBOL_PATH,
+  describeMachine,
+  freePort,
+  runLoad,
+  spawnNode,
+  startBenchStore,
+  stopChild,
+  waitUntilServing,
+  type LoadResult,
+} from './common.js';
 
 const { values } = parseArgs({
   options: {
@@ -34,21 +42,11 @@ const rounds = Number(values.rounds);
 const spinMicroseconds = values['spin-us'] === undefined ? [] : values['spin-us'].split(',').map(Number);
 
 const CLI = path.join(import.meta.dirname, '..', 'dist', 'src', 'cli.js');
-const KEY = 'v1/xul.pdb/44E4EC8C2F41492B9369D6B9A059577C2/xul.sym';
-const SYMBOL_PATH = '/xul.pdb/44E4EC8C2F41492B9369D6B9A059577C2/xul.sym';
+const KEY = BENCH_KEY;
+const SYMBOL_PATH = BENCH_SYMBOL_PATH;
 
-const folder = mkdtempSync(path.join(tmpdir(), 'symgate-bench-'));
-const s3rver = new S3rver({ port: 0, address: '127.0.0.1', directory: folder, silent: true, configureBuckets: [{ name: 'bench' }] });
-const { port: s3Port } = await s3rver.run();
-const client = new S3Client({
-  region: 'us-east-1',
-  endpoint: `http://127.0.0.1:${s3Port}`,
-  forcePathStyle: true,
-  credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-  requestChecksumCalculation: 'WHEN_REQUIRED',
-});
-await client.send(new PutObjectCommand({ Bucket: 'bench', Key: KEY, Body: Buffer.from('MODULE windows x86_64 bench') }));
-client.destroy();
+const store = await startBenchStore();
+const s3Port = store.port;
 
 async function startBare(spin = 0): Promise<{ url: string; stop: () => Promise<void> }> {
   const port = await freePort();
@@ -73,7 +71,7 @@ async function startBare(spin = 0): Promise<{ url: string; stop: () => Promise<v
 
 async function startSymgate(logLevel: string): Promise<{ url: string; stop: () => Promise<void> }> {
   const port = await freePort();
-  const config = path.join(folder, `config-${logLevel}.yaml`);
+  const config = path.join(store.folder, `config-${logLevel}.yaml`);
   writeFileSync(
     config,
     `server:\n  port: ${port}\nbuckets:\n  - name: bench\n    prefix: v1\n    endpoint: http://127.0.0.1:${s3Port}\n    force_path_style: true\nmissing_symbols:\n  enabled: false\nlogging:\n  level: ${logLevel}\n`,
@@ -126,7 +124,7 @@ for (let round = 1; round <= rounds; round += 1) {
     record(`spin ${spin} µs`, await measure(`bare, spin ${spin} µs per request`, () => startBare(spin)));
   }
 }
-await s3rver.close();
+await store.close();
 
 // The machine's speed drifts between runs, so each round's ratio compares
 // servers measured minutes apart at most, and the median discards an odd round.
