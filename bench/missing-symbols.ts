@@ -21,6 +21,9 @@ import { createLogger } from '../src/log/logger.js';
 import { SqliteMissingSymbolStore } from '../src/missing/sqlite-store.js';
 import { startServer, type RunningServer } from '../src/server.js';
 
+// Silences the AWS SDK's warning about Node.js 20, as in bench/common.ts.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 const { values } = parseArgs({
   options: {
     seconds: { type: 'string', default: '10' },
