@@ -13,7 +13,7 @@ import { RateLimitedLog } from '../log/rate-limited.js';
 import type { IgnoreReason } from '../symbols/index.js';
 import type { VersionInfo } from '../version.js';
 import { METRIC_NAMES } from './names.js';
-import { RequestPathCounter, RequestPathHistogram, type CounterSeries, type HistogramSeries } from './request-path-metrics.js';
+import { RequestPathCounter, RequestPathHistogram } from './request-path-metrics.js';
 import type { MissingSymbolsStats, MissingSymbolsStatsSource } from './sources.js';
 
 /**
@@ -50,13 +50,6 @@ const IGNORE_REASONS = Object.keys(
   { extension: 0, file_ptr: 0, zero_debug_id: 0, block_pattern: 0 } satisfies Record<IgnoreReason, 0>,
 );
 
-/** The per-request series of one method label and route. */
-interface RouteSeries {
-  readonly method: string;
-  readonly duration: HistogramSeries;
-  readonly byStatus: Map<number, CounterSeries>;
-}
-
 /** A configured bucket as the metrics see it, so that its series exist before the first request. */
 export interface BucketLabels {
   readonly name: string;
@@ -91,10 +84,6 @@ export class SymgateMetrics implements Instrumentation {
   private readonly ignoredRequests: Counter<'reason'>;
   private readonly rejectedRequests: Counter;
   private readonly warnings: RateLimitedLog;
-  /** Series of {@link httpRequests} and {@link httpRequestDuration}, by method label and route. */
-  private readonly requestSeries = new Map<string, Map<Route, RouteSeries>>();
-  /** Series of {@link lookupDuration}, by cache label and outcome. */
-  private readonly lookupSeries = { hit: new Map<LookupOutcomeLabel, HistogramSeries>(), miss: new Map<LookupOutcomeLabel, HistogramSeries>() };
 
   constructor(options: MetricsOptions) {
     const registers = [this.registry];
@@ -107,22 +96,26 @@ export class SymgateMetrics implements Instrumentation {
     this.httpRequests = new RequestPathCounter(
       METRIC_NAMES.httpRequests,
       'HTTP responses sent, by request method (other for nonstandard methods), route and status code.',
+      ['method', 'route', 'status'],
       this.registry,
     );
     this.httpRequestDuration = new RequestPathHistogram(
       METRIC_NAMES.httpRequestDuration,
       'Time from receiving an HTTP request to the end of its response, by method and route.',
+      ['method', 'route'],
       DURATION_BUCKETS,
       this.registry,
     );
     this.cacheLookups = new RequestPathCounter(
       METRIC_NAMES.cacheLookups,
       'Symbol lookups by cache result: hit, miss (storage searched), coalesced (waited for a search of the same symbol already running) or refresh (?_refresh bypassed the cache).',
+      ['result'],
       this.registry,
     );
     this.lookupDuration = new RequestPathHistogram(
       METRIC_NAMES.lookupDuration,
       'Time to look up a symbol, the Debug-Time figure, by outcome (found, missing, error) and cache (hit when no storage call was made, else miss).',
+      ['outcome', 'cache'],
       DURATION_BUCKETS,
       this.registry,
     );
@@ -180,17 +173,11 @@ export class SymgateMetrics implements Instrumentation {
   }
 
   cacheLookup(result: CacheResult): void {
-    this.cacheLookups.seriesFor(result, () => ({ result })).value += 1;
+    this.cacheLookups.seriesFor(result).value += 1;
   }
 
   lookupFinished(outcome: LookupOutcomeLabel, cache: 'hit' | 'miss', seconds: number): void {
-    const byOutcome = this.lookupSeries[cache];
-    let series = byOutcome.get(outcome);
-    if (series === undefined) {
-      series = this.lookupDuration.seriesFor(`${outcome} ${cache}`, () => ({ outcome, cache }));
-      byOutcome.set(outcome, series);
-    }
-    this.lookupDuration.observe(series, seconds);
+    this.lookupDuration.observe(this.lookupDuration.seriesFor(outcome, cache), seconds);
   }
 
   symbolFound(bucket: string, location: LocationKind): void {
@@ -206,38 +193,9 @@ export class SymgateMetrics implements Instrumentation {
   }
 
   requestFinished(method: string, route: Route, status: number, seconds: number): void {
-    const series = this.routeSeries(normalizeMethod(method), route);
-    let requests = series.byStatus.get(status);
-    if (requests === undefined) {
-      const labels = { method: series.method, route, status: String(status) };
-      requests = this.httpRequests.seriesFor(`${labels.method} ${route} ${labels.status}`, () => labels);
-      series.byStatus.set(status, requests);
-    }
-    requests.value += 1;
-    this.httpRequestDuration.observe(series.duration, seconds);
-  }
-
-  /**
-   * Returns the series of one method label and route. They are found through
-   * nested maps keyed by the label values, so that counting a request builds
-   * no key string.
-   */
-  private routeSeries(method: string, route: Route): RouteSeries {
-    let byRoute = this.requestSeries.get(method);
-    if (byRoute === undefined) {
-      byRoute = new Map();
-      this.requestSeries.set(method, byRoute);
-    }
-    let series = byRoute.get(route);
-    if (series === undefined) {
-      series = {
-        method,
-        duration: this.httpRequestDuration.seriesFor(`${method} ${route}`, () => ({ method, route })),
-        byStatus: new Map(),
-      };
-      byRoute.set(route, series);
-    }
-    return series;
+    const methodLabel = normalizeMethod(method);
+    this.httpRequests.seriesFor(methodLabel, route, status).value += 1;
+    this.httpRequestDuration.observe(this.httpRequestDuration.seriesFor(methodLabel, route), seconds);
   }
 
   /** Returns the registry's metrics in the Prometheus text format. */
@@ -254,7 +212,7 @@ export class SymgateMetrics implements Instrumentation {
   // count the first event, and dashboards show 0 rather than no data.
   private initializeSeries(buckets: readonly BucketLabels[]): void {
     for (const result of CACHE_RESULTS) {
-      this.cacheLookups.seriesFor(result, () => ({ result }));
+      this.cacheLookups.seriesFor(result);
     }
     for (const reason of IGNORE_REASONS) {
       this.ignoredRequests.inc({ reason }, 0);
@@ -266,7 +224,7 @@ export class SymgateMetrics implements Instrumentation {
       ['missing', 'miss'],
       ['error', 'miss'],
     ] as const) {
-      this.lookupDuration.seriesFor(`${outcome} ${cache}`, () => ({ outcome, cache }));
+      this.lookupDuration.seriesFor(outcome, cache);
     }
     for (const bucket of buckets) {
       for (const outcome of STORAGE_OUTCOMES) {
