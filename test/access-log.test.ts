@@ -145,3 +145,13 @@ test('disabled levels write nothing', (t) => {
   );
   t.deepEqual(lines.lines, []);
 });
+
+test('stdout loggers share one batcher', (t) => {
+  const before = process.listenerCount('exit');
+  createLogger('info');
+  const afterFirst = process.listenerCount('exit');
+  createLogger('info');
+  createLogger('warn');
+  t.true(afterFirst - before <= 1, 'at most one exit handler for the first stdout logger');
+  t.is(process.listenerCount('exit'), afterFirst, 'later stdout loggers add none');
+});

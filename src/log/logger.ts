@@ -16,7 +16,7 @@ export function createLogger(level: Config['logging']['level'], destination?: De
     timestamp,
     formatters: { level: (label: string) => ({ level: label }) },
   };
-  const stream = destination ?? new TurnBatchedStdout();
+  const stream = destination ?? sharedStdout();
   const logger = pino(options, stream);
   lineWriters.set(logger, (levelLabel, members, message) => {
     stream.write(`{"level":"${levelLabel}"${timestamp()},"service":"${SERVICE}"${members},"msg":${message}}\n`);
@@ -40,6 +40,17 @@ export function lineWriterFor(logger: Logger): LineWriter | undefined {
   return lineWriters.get(logger);
 }
 
+let stdoutBatcher: TurnBatchedStdout | undefined;
+
+/**
+ * Returns the one stdout destination of the process, so that loggers share its
+ * batch, its order of lines and its exit handler.
+ */
+function sharedStdout(): TurnBatchedStdout {
+  stdoutBatcher ??= new TurnBatchedStdout();
+  return stdoutBatcher;
+}
+
 // Under load one turn serves many requests, so one system call carries all
 // their access-log lines. sonic-boom's own `minLength` buffering is not used
 // because it measures the whole pending buffer on every write.
@@ -47,7 +58,7 @@ export function lineWriterFor(logger: Logger): LineWriter | undefined {
  * A pino destination that collects the lines of one event-loop turn and writes
  * them to stdout in one synchronous write when the turn ends, or at exit.
  */
-export class TurnBatchedStdout implements DestinationStream {
+class TurnBatchedStdout implements DestinationStream {
   private readonly stdout = pino.destination({ dest: 1, sync: true });
   private lines: string[] = [];
   private scheduled = false;
