@@ -1,11 +1,8 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus } from 'node:os';
 import net from 'node:net';
-import path from 'node:path';
 import { promisify } from 'node:util';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import S3rver from 's3rver';
+import { startS3, type S3Fixture } from '../test/helpers/s3.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -125,18 +122,8 @@ export const BENCH_KEY = 'v1/xul.pdb/44E4EC8C2F41492B9369D6B9A059577C2/xul.sym';
 export const BENCH_SYMBOL_PATH = '/xul.pdb/44E4EC8C2F41492B9369D6B9A059577C2/xul.sym';
 
 /** Starts s3rver on a loopback port with a bucket `bench` that contains one symbol file at {@link BENCH_KEY}. */
-export async function startBenchStore(): Promise<{ port: number; folder: string; close: () => Promise<void> }> {
-  const folder = mkdtempSync(path.join(tmpdir(), 'symgate-bench-'));
-  const s3rver = new S3rver({ port: 0, address: '127.0.0.1', directory: folder, silent: true, configureBuckets: [{ name: 'bench' }] });
-  const { port } = await s3rver.run();
-  const client = new S3Client({
-    region: 'us-east-1',
-    endpoint: `http://127.0.0.1:${port}`,
-    forcePathStyle: true,
-    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-  });
-  await client.send(new PutObjectCommand({ Bucket: 'bench', Key: BENCH_KEY, Body: Buffer.from('MODULE windows x86_64 bench') }));
-  client.destroy();
-  return { port, folder, close: () => s3rver.close() };
+export async function startBenchStore(): Promise<S3Fixture> {
+  const store = await startS3({ buckets: ['bench'] });
+  await store.put('bench', BENCH_KEY, 'MODULE windows x86_64 bench');
+  return store;
 }

@@ -71,7 +71,7 @@ async function startBare(spin = 0): Promise<{ url: string; stop: () => Promise<v
 
 async function startSymgate(logLevel: string): Promise<{ url: string; stop: () => Promise<void> }> {
   const port = await freePort();
-  const config = path.join(store.folder, `config-${logLevel}.yaml`);
+  const config = path.join(store.directory, `config-${logLevel}.yaml`);
   writeFileSync(
     config,
     `server:\n  port: ${port}\nbuckets:\n  - name: bench\n    prefix: v1\n    endpoint: http://127.0.0.1:${s3Port}\n    force_path_style: true\nmissing_symbols:\n  enabled: false\nlogging:\n  level: ${logLevel}\n`,
